@@ -1,1 +1,203 @@
-//! Request and response heads.
+//! Request and response heads: the HTTP/2 HEADERS that open and close a call.
+//!
+//! Layer: wire (sans-IO). Spec: PROTOCOL-HTTP2.md, "Requests" and "Responses".
+//!
+//! ```text
+//! Request-Headers  :method POST                  Response-Headers  :status 200
+//!                  :scheme http                                    content-type application/grpc
+//!                  :path /pkg.Service/Method                       [custom metadata]
+//!                  :authority host:port
+//!                  te: trailers                  Trailers          grpc-status 0
+//!                  content-type application/grpc                   [grpc-message ...]
+//!                  [grpc-timeout 1S]                               [custom metadata]
+//!                  [grpc-encoding gzip]
+//!                  user-agent h2grpc/0.1.0       Trailers-Only     :status 200, content-type,
+//!                  [custom metadata]                               grpc-status ... in ONE
+//!                                                                  HEADERS frame with END_STREAM
+//! ```
+//!
+//! The server checks a head in this order, and each failure has one answer:
+//! wrong `:method` → HTTP 405; wrong `content-type` → HTTP 415 (the spec's
+//! "SHOULD respond with HTTP status of 415"); then, at the gRPC level, a bad
+//! `te`, `:path` or `grpc-timeout` → `INTERNAL` as a trailers-only response,
+//! which is what gRPC C-core answers for the same heads.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, Method, header};
+
+use super::status::{Code, Status};
+use super::timeout;
+
+/// The content type every gRPC message stream carries (`+proto` is implied).
+pub const CONTENT_TYPE: &str = "application/grpc";
+
+/// The `te` value the spec requires on requests; it detects proxies that would drop trailers.
+pub const TE_TRAILERS: &str = "trailers";
+
+/// The `grpc-timeout` header.
+pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// The `user-agent` this crate sends: `h2grpc/<version>`.
+pub const USER_AGENT: &str = concat!("h2grpc/", env!("CARGO_PKG_VERSION"));
+
+/// True for `application/grpc`, `application/grpc+<codec>` and `application/grpc;<params>`.
+pub fn is_grpc_content_type(value: &[u8]) -> bool {
+    match value.strip_prefix(CONTENT_TYPE.as_bytes()) {
+        Some(rest) => rest.is_empty() || rest[0] == b'+' || rest[0] == b';',
+        None => false,
+    }
+}
+
+/// Splits `/package.Service/Method` into (`package.Service`, `Method`).
+///
+/// Both parts must be non-empty and the path must have exactly two segments.
+pub fn parse_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix('/')?;
+    let (service, method) = rest.split_once('/')?;
+    if service.is_empty() || method.is_empty() || method.contains('/') {
+        return None;
+    }
+    Some((service, method))
+}
+
+/// How a request head failed the server's checks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HeadError {
+    /// Answered with a bare HTTP status (405 or 415): the peer may not be gRPC at all.
+    Http(u16),
+    /// Answered with a gRPC status in a trailers-only response.
+    Grpc(Status),
+}
+
+/// What the server needs from a valid request head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestHead<'a> {
+    /// `package.Service` from `:path`.
+    pub service: &'a str,
+    /// `Method` from `:path`.
+    pub method: &'a str,
+    /// The decoded `grpc-timeout`, if any.
+    pub timeout: Option<Duration>,
+}
+
+/// Checks a request head, in the order documented at the top of this module.
+pub fn check_request<'a>(
+    method: &Method,
+    path: &'a str,
+    headers: &HeaderMap,
+) -> Result<RequestHead<'a>, HeadError> {
+    if method != Method::POST {
+        return Err(HeadError::Http(405));
+    }
+    match headers.get(header::CONTENT_TYPE) {
+        Some(ct) if is_grpc_content_type(ct.as_bytes()) => {}
+        _ => return Err(HeadError::Http(415)),
+    }
+    match headers.get(header::TE) {
+        Some(te) if te.as_bytes() == TE_TRAILERS.as_bytes() => {}
+        Some(_) => return Err(grpc(Code::Internal, "bad te header: expected \"trailers\"")),
+        None => return Err(grpc(Code::Internal, "missing te: trailers header")),
+    }
+    let Some((service, method)) = parse_path(path) else {
+        return Err(grpc(Code::Unimplemented, format!("malformed method path {path:?}")));
+    };
+    let timeout = match headers.get(GRPC_TIMEOUT) {
+        None => None,
+        Some(value) => match timeout::decode(value.as_bytes()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                return Err(grpc(Code::Internal, format!("invalid grpc-timeout {value:?}: {e:?}")));
+            }
+        },
+    };
+    Ok(RequestHead { service, method, timeout })
+}
+
+fn grpc(code: Code, message: impl Into<String>) -> HeadError {
+    HeadError::Grpc(Status::new(code, message))
+}
+
+/// The fixed headers of a response head (`:status` is set by the caller's HTTP layer).
+pub fn response_headers(dst: &mut HeaderMap) {
+    dst.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+}
+
+/// The fixed headers of a request head, plus `grpc-timeout` when a deadline is set.
+pub fn request_headers(dst: &mut HeaderMap, timeout: Option<Duration>) {
+    dst.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    dst.insert(header::TE, HeaderValue::from_static(TE_TRAILERS));
+    dst.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    if let Some(t) = timeout {
+        // The encoder emits only digits and a unit letter, always a valid header value.
+        if let Ok(v) = HeaderValue::from_str(&timeout::encode(t)) {
+            dst.insert(GRPC_TIMEOUT, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grpc_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_grpc_content_type(b"application/grpc"));
+        assert!(is_grpc_content_type(b"application/grpc+proto"));
+        assert!(is_grpc_content_type(b"application/grpc;charset=utf-8"));
+        assert!(!is_grpc_content_type(b"application/grpcx"));
+        assert!(!is_grpc_content_type(b"application/json"));
+        assert!(!is_grpc_content_type(b""));
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(parse_path("/a.B/C"), Some(("a.B", "C")));
+        assert_eq!(parse_path("/B/C"), Some(("B", "C")));
+        assert_eq!(parse_path("a.B/C"), None);
+        assert_eq!(parse_path("/a.B"), None);
+        assert_eq!(parse_path("//C"), None);
+        assert_eq!(parse_path("/a.B/"), None);
+        assert_eq!(parse_path("/a/B/C"), None);
+    }
+
+    #[test]
+    fn check_order_method_then_content_type_then_te() {
+        let h = grpc_headers();
+        assert_eq!(check_request(&Method::GET, "/a.B/C", &h), Err(HeadError::Http(405)));
+        let mut bad_ct = h.clone();
+        bad_ct.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(check_request(&Method::POST, "/a.B/C", &bad_ct), Err(HeadError::Http(415)));
+        let mut no_ct = h.clone();
+        no_ct.remove(header::CONTENT_TYPE);
+        assert_eq!(check_request(&Method::POST, "/a.B/C", &no_ct), Err(HeadError::Http(415)));
+        let mut no_te = h.clone();
+        no_te.remove(header::TE);
+        match check_request(&Method::POST, "/a.B/C", &no_te) {
+            Err(HeadError::Grpc(s)) => assert_eq!(s.code(), Code::Internal),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_head() {
+        let h = grpc_headers();
+        let head = check_request(&Method::POST, "/pkg.Svc/Do", &h).unwrap();
+        assert_eq!(head, RequestHead { service: "pkg.Svc", method: "Do", timeout: None });
+    }
+
+    #[test]
+    fn malformed_path_is_unimplemented() {
+        match check_request(&Method::POST, "/nope", &grpc_headers()) {
+            Err(HeadError::Grpc(s)) => assert_eq!(s.code(), Code::Unimplemented),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -18,3 +18,4 @@ pub mod head;
 pub mod metadata;
 pub mod status;
 pub mod timeout;
+mod status_tmp;

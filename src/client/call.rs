@@ -1,0 +1,313 @@
+//! The four call patterns on the client.
+//!
+//! Layer: h2 glue. Each call opens one HTTP/2 stream:
+//!
+//! ```text
+//!  HEADERS  :method POST, :path, te, content-type, [grpc-timeout], metadata
+//!  DATA     5-byte prefix + message   (unary / server streaming: END_STREAM here)
+//!  DATA ... more messages             (client / bidi streaming: sent by a pump task)
+//!  DATA     empty, END_STREAM         (half-close when the request stream ends)
+//!                  ◀── HEADERS :status 200, content-type, metadata
+//!                  ◀── DATA messages
+//!                  ◀── HEADERS grpc-status, grpc-message (trailers, END_STREAM)
+//! ```
+//!
+//! Deadline: sent as `grpc-timeout` and enforced here too, so a server that
+//! never answers still ends the call with `DEADLINE_EXCEEDED`. Dropping a
+//! call's future or its `Streaming` drops the stream's handles, and `h2`
+//! sends RST_STREAM(CANCEL) (PROTOCOL-HTTP2.md "Errors": CANCEL ↔ CANCELLED).
+//!
+//! Cardinality (statuscodes.md): a unary or client-streaming call whose
+//! server sends OK with zero or several messages fails with `UNIMPLEMENTED`.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use h2::SendStream;
+use http::uri::PathAndQuery;
+use http::{HeaderMap, Method, Uri};
+use tokio::time::Instant;
+
+use super::Channel;
+use crate::codec::{Codec, encode_message};
+use crate::request::{Request, Response};
+use crate::streaming::{AbortOnDrop, Streaming, status_from_h2};
+use crate::wire::head;
+use crate::wire::metadata::Metadata;
+use crate::wire::status::{Code, Status};
+
+/// Ready request messages are coalesced into one DATA write of up to this many bytes.
+const COALESCE_BYTES: usize = 32 * 1024;
+
+impl Channel {
+    /// A unary call: one request, one response.
+    pub async fn unary<C: Codec>(
+        &self,
+        path: &'static str,
+        request: Request<C::Encode>,
+        codec: C,
+    ) -> Result<Response<C::Decode>, Status> {
+        let (metadata, message, timeout) = request.into_parts();
+        let deadline = deadline_of(timeout);
+        with_deadline(deadline, async {
+            let mut buf = BytesMut::new();
+            encode_message(&codec, &message, &mut buf, self.inner.config.max_send_message_bytes)?;
+            let (response, mut send) = self.start(path, &metadata, timeout).await?;
+            // A failed send shows up as the response's error, which says more.
+            let _ = send.send_data(buf.freeze(), true);
+            let (head, mut stream) = self.open::<C>(response, None, None).await?;
+            single(head, &mut stream).await
+        })
+        .await
+    }
+
+    /// A server-streaming call: one request, a stream of responses.
+    pub async fn server_streaming<C: Codec>(
+        &self,
+        path: &'static str,
+        request: Request<C::Encode>,
+        codec: C,
+    ) -> Result<Response<Streaming<C::Decode>>, Status> {
+        let (metadata, message, timeout) = request.into_parts();
+        let deadline = deadline_of(timeout);
+        with_deadline(deadline, async {
+            let mut buf = BytesMut::new();
+            encode_message(&codec, &message, &mut buf, self.inner.config.max_send_message_bytes)?;
+            let (response, mut send) = self.start(path, &metadata, timeout).await?;
+            let _ = send.send_data(buf.freeze(), true);
+            let (head, stream) = self.open::<C>(response, deadline, None).await?;
+            Ok(Response::from_parts(head, stream, Metadata::new()))
+        })
+        .await
+    }
+
+    /// A client-streaming call: a stream of requests, one response.
+    pub async fn client_streaming<C, S>(
+        &self,
+        path: &'static str,
+        request: Request<S>,
+        codec: C,
+    ) -> Result<Response<C::Decode>, Status>
+    where
+        C: Codec,
+        S: Stream<Item = C::Encode> + Send + 'static,
+    {
+        let (metadata, messages, timeout) = request.into_parts();
+        let deadline = deadline_of(timeout);
+        with_deadline(deadline, async {
+            let (response, send) = self.start(path, &metadata, timeout).await?;
+            let (guard, failure) = self.pump(send, messages, codec);
+            let opened = self.open::<C>(response, None, Some(guard)).await;
+            let (head, mut stream) = pump_failure(&failure).map_or(opened, Err)?;
+            single(head, &mut stream).await.map_err(|e| pump_failure(&failure).unwrap_or(e))
+        })
+        .await
+    }
+
+    /// A bidirectional call: requests and responses interleave freely.
+    pub async fn streaming<C, S>(
+        &self,
+        path: &'static str,
+        request: Request<S>,
+        codec: C,
+    ) -> Result<Response<Streaming<C::Decode>>, Status>
+    where
+        C: Codec,
+        S: Stream<Item = C::Encode> + Send + 'static,
+    {
+        let (metadata, messages, timeout) = request.into_parts();
+        let deadline = deadline_of(timeout);
+        with_deadline(deadline, async {
+            let (response, send) = self.start(path, &metadata, timeout).await?;
+            let (guard, failure) = self.pump(send, messages, codec);
+            let opened = self.open::<C>(response, deadline, Some(guard)).await;
+            let (head, stream) = pump_failure(&failure).map_or(opened, Err)?;
+            Ok(Response::from_parts(head, stream, Metadata::new()))
+        })
+        .await
+    }
+
+    /// Sends the request head and returns the response future and the send half.
+    async fn start(
+        &self,
+        path: &'static str,
+        metadata: &Metadata,
+        timeout: Option<Duration>,
+    ) -> Result<(h2::client::ResponseFuture, SendStream<Bytes>), Status> {
+        let path = PathAndQuery::from_maybe_shared(Bytes::from_static(path.as_bytes()))
+            .map_err(|_| Status::internal(format!("invalid method path {path:?}")))?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.inner.scheme.clone());
+        parts.authority = Some(self.inner.authority.clone());
+        parts.path_and_query = Some(path);
+        let uri = Uri::from_parts(parts).map_err(|e| Status::internal(format!("invalid uri: {e}")))?;
+        let mut request = http::Request::new(());
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        head::request_headers(headers, timeout);
+        metadata.write_to(headers);
+
+        let send = self.connection().await?;
+        let mut send = match send.ready().await {
+            Ok(send) => send,
+            Err(e) => {
+                self.discard();
+                return Err(status_from_h2(&e));
+            }
+        };
+        send.send_request(request, false).map_err(|e| {
+            self.discard();
+            status_from_h2(&e)
+        })
+    }
+
+    /// Waits for the response head and checks it; a Trailers-Only or non-200
+    /// response becomes the call's status.
+    async fn open<C: Codec>(
+        &self,
+        response: h2::client::ResponseFuture,
+        deadline: Option<Instant>,
+        guard: Option<AbortOnDrop>,
+    ) -> Result<(Metadata, Streaming<C::Decode>), Status> {
+        let response = response.await.map_err(|e| status_from_h2(&e))?;
+        let (parts, body) = response.into_parts();
+        let status = check_response_head(parts.status.as_u16(), &parts.headers)?;
+        let max = self.inner.config.max_recv_message_bytes;
+        match status {
+            // Trailers-Only with OK: an empty stream.
+            Some(trailers) => {
+                let stream = Streaming::new_response::<C>(body, max, None, guard, Some(trailers));
+                Ok((Metadata::new(), stream))
+            }
+            None => {
+                let stream = Streaming::new_response::<C>(body, max, deadline, guard, None);
+                Ok((Metadata::from_headers(parts.headers), stream))
+            }
+        }
+    }
+
+    /// Spawns the task that sends the request stream; returns its abort guard
+    /// and a slot where it leaves a status if it failed on our side.
+    fn pump<C, S>(&self, send: SendStream<Bytes>, messages: S, codec: C) -> (AbortOnDrop, Failure)
+    where
+        C: Codec,
+        S: Stream<Item = C::Encode> + Send + 'static,
+    {
+        let failure: Failure = Arc::new(Mutex::new(None));
+        let slot = failure.clone();
+        let max = self.inner.config.max_send_message_bytes;
+        let task = tokio::spawn(async move {
+            let mut send = send;
+            if let Err(status) = pump(&mut send, messages, &codec, max).await {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+                send.send_reset(h2::Reason::CANCEL);
+            }
+        });
+        (AbortOnDrop(task), failure)
+    }
+}
+
+/// Where the request pump leaves a status that ended the call on our side.
+type Failure = Arc<Mutex<Option<Status>>>;
+
+fn pump_failure(failure: &Failure) -> Option<Status> {
+    failure.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// Sends every message of `messages`, coalescing the ready ones, then half-closes.
+/// `Err` only for failures on our side (encoding, send limit); a stream the
+/// server closed just ends the pump: the response carries the server's status.
+async fn pump<C, S>(send: &mut SendStream<Bytes>, messages: S, codec: &C, max: usize) -> Result<(), Status>
+where
+    C: Codec,
+    S: Stream<Item = C::Encode>,
+{
+    let mut messages = pin!(messages);
+    let mut buf = BytesMut::new();
+    loop {
+        let next = std::future::poll_fn(|cx| match messages.as_mut().poll_next(cx) {
+            Poll::Ready(item) => Poll::Ready(Some(item)),
+            Poll::Pending if !buf.is_empty() => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        let sent = match next {
+            Some(Some(item)) => {
+                encode_message(codec, &item, &mut buf, max)?;
+                if buf.len() < COALESCE_BYTES {
+                    continue;
+                }
+                crate::flow::send_data(send, buf.split().freeze(), false).await
+            }
+            // End of input: the last batch carries END_STREAM, or an empty DATA frame does.
+            Some(None) => {
+                let _ = crate::flow::send_data(send, buf.split().freeze(), true).await;
+                return Ok(());
+            }
+            None => crate::flow::send_data(send, buf.split().freeze(), false).await,
+        };
+        if sent.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Checks a response head. `Err` for a failed call; `Ok(Some(trailers))` for a
+/// Trailers-Only OK (no messages follow); `Ok(None)` for a normal head.
+///
+/// http-grpc-status-mapping.md: without `grpc-status`, a non-200 `:status`
+/// maps to a code; a 200 whose content-type is not gRPC is `UNKNOWN`.
+fn check_response_head(http_status: u16, headers: &HeaderMap) -> Result<Option<Metadata>, Status> {
+    if let Some(status) = Status::decode_trailers(headers) {
+        if status.code() == Code::Ok && http_status == 200 {
+            return Ok(Some(status.metadata().clone()));
+        }
+        if status.code() != Code::Ok {
+            return Err(status);
+        }
+    }
+    if http_status != 200 {
+        let code = Code::from_http_status(http_status);
+        return Err(Status::new(code, format!("HTTP status {http_status} without grpc-status")));
+    }
+    match headers.get(http::header::CONTENT_TYPE) {
+        Some(ct) if head::is_grpc_content_type(ct.as_bytes()) => Ok(None),
+        other => Err(Status::unknown(format!("invalid content-type {other:?} in response"))),
+    }
+}
+
+/// Reads exactly one message, then the status (unary and client streaming).
+async fn single<T>(head: Metadata, stream: &mut Streaming<T>) -> Result<Response<T>, Status> {
+    let Some(message) = stream.message().await? else {
+        return Err(Status::unimplemented("server sent OK without a response message"));
+    };
+    if stream.message().await?.is_some() {
+        return Err(Status::unimplemented("server sent several messages on a unary response"));
+    }
+    let trailers = stream.trailers().cloned().unwrap_or_default();
+    Ok(Response::from_parts(head, message, trailers))
+}
+
+fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| Instant::now() + t)
+}
+
+/// Enforces the deadline locally: on expiry the work is dropped (its stream is
+/// reset with CANCEL) and the call reports `DEADLINE_EXCEEDED`.
+async fn with_deadline<T>(
+    deadline: Option<Instant>,
+    work: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        None => work.await,
+        Some(deadline) => tokio::time::timeout_at(deadline, work)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    }
+}

@@ -1,0 +1,242 @@
+//! The client: a `Channel` to one server, multiplexing calls over one HTTP/2 connection.
+//!
+//! Layer: h2 glue. A `Channel` is an `Arc` around the connection state, so
+//! clones are cheap and share the connection. The connection is made with
+//! HTTP/2 prior knowledge (h2c, RFC 9113 §3.3), its frames are driven by a
+//! task of its own, and each call takes a clone of `h2`'s `SendRequest`
+//! handle. When the connection dies the next call dials again; calls that
+//! were on the dead connection fail with `UNAVAILABLE`
+//! (PROTOCOL-HTTP2.md "Connection Management").
+//!
+//! The four call patterns live in `call.rs`.
+
+mod call;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use http::uri::{Authority, Scheme};
+use tokio::net::TcpStream;
+
+use crate::wire::frame::DEFAULT_MAX_RECV_BYTES;
+use crate::wire::status::Status;
+
+/// Per-stream receive window: 2 MiB, as tonic's client, so a fast server
+/// stream is not throttled to 64 KiB per round trip.
+pub const DEFAULT_STREAM_WINDOW_BYTES: u32 = 2 * 1024 * 1024;
+
+/// Connection receive window: 5 MiB, as tonic's client.
+pub const DEFAULT_CONNECTION_WINDOW_BYTES: u32 = 5 * 1024 * 1024;
+
+/// Settings of one channel.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) max_recv_message_bytes: usize,
+    pub(crate) max_send_message_bytes: usize,
+    pub(crate) stream_window_bytes: u32,
+    pub(crate) connection_window_bytes: u32,
+    pub(crate) max_frame_bytes: Option<u32>,
+    pub(crate) max_header_list_bytes: Option<u32>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_recv_message_bytes: DEFAULT_MAX_RECV_BYTES,
+            max_send_message_bytes: u32::MAX as usize,
+            stream_window_bytes: DEFAULT_STREAM_WINDOW_BYTES,
+            connection_window_bytes: DEFAULT_CONNECTION_WINDOW_BYTES,
+            max_frame_bytes: None,
+            max_header_list_bytes: None,
+        }
+    }
+}
+
+/// A live connection: the handle calls clone, and a flag its driver task sets on exit.
+#[derive(Clone)]
+struct Connection {
+    send: SendRequest<Bytes>,
+    closed: Arc<AtomicBool>,
+}
+
+struct Inner {
+    scheme: Scheme,
+    authority: Authority,
+    config: Config,
+    /// The current connection, if any; cloned (cheaply) by every call.
+    conn: Mutex<Option<Connection>>,
+    /// Serialises dialing so concurrent first calls share one connection.
+    dialing: tokio::sync::Mutex<()>,
+}
+
+/// A connection to one gRPC server; clone it freely.
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("authority", &self.inner.authority)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a channel, then `connect` or `connect_lazy`.
+#[derive(Debug)]
+pub struct ChannelBuilder {
+    uri: String,
+    config: Config,
+}
+
+impl ChannelBuilder {
+    /// Largest message accepted (default 4 MiB). Over it the call fails with `RESOURCE_EXHAUSTED`.
+    pub fn max_recv_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_recv_message_bytes = bytes;
+        self
+    }
+    /// Largest message sent (default 4 GiB). Over it the call fails with `RESOURCE_EXHAUSTED`.
+    pub fn max_send_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_send_message_bytes = bytes.min(u32::MAX as usize);
+        self
+    }
+    /// Per-stream receive window (default 2 MiB).
+    pub fn initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.config.stream_window_bytes = bytes;
+        self
+    }
+    /// Connection receive window (default 5 MiB).
+    pub fn initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.config.connection_window_bytes = bytes;
+        self
+    }
+    /// HTTP/2 SETTINGS_MAX_FRAME_SIZE we accept (default 16 KiB).
+    pub fn max_frame_size(mut self, bytes: u32) -> Self {
+        self.config.max_frame_bytes = Some(bytes);
+        self
+    }
+    /// HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE we accept.
+    pub fn max_header_list_size(mut self, bytes: u32) -> Self {
+        self.config.max_header_list_bytes = Some(bytes);
+        self
+    }
+    /// Connects now; fails with `UNAVAILABLE` if the server cannot be reached.
+    pub async fn connect(self) -> Result<Channel, Status> {
+        let channel = self.connect_lazy()?;
+        channel.connection().await?;
+        Ok(channel)
+    }
+    /// Returns at once; the first call dials.
+    pub fn connect_lazy(self) -> Result<Channel, Status> {
+        let (scheme, authority) = parse_uri(&self.uri)?;
+        Ok(Channel {
+            inner: Arc::new(Inner {
+                scheme,
+                authority,
+                config: self.config,
+                conn: Mutex::new(None),
+                dialing: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+}
+
+/// Reads `http://host:port` (or plain `host:port`).
+fn parse_uri(uri: &str) -> Result<(Scheme, Authority), Status> {
+    let bad = |why: &str| Status::invalid_argument(format!("invalid server uri {uri:?}: {why}"));
+    let parsed: http::Uri = uri.parse().map_err(|_| bad("not a uri"))?;
+    match parsed.scheme_str() {
+        None | Some("http") => {}
+        Some("https") => return Err(bad("TLS is not supported yet; use http:// (h2c)")),
+        Some(_) => return Err(bad("scheme must be http")),
+    }
+    let authority = parsed.authority().cloned().ok_or_else(|| bad("no host:port"))?;
+    if authority.port_u16().is_none() {
+        return Err(bad("no port"));
+    }
+    Ok((Scheme::HTTP, authority))
+}
+
+impl Channel {
+    /// Connects to `uri` (e.g. `"http://127.0.0.1:50051"`) with default settings.
+    pub async fn connect(uri: &str) -> Result<Channel, Status> {
+        Channel::builder(uri).connect().await
+    }
+
+    /// A channel that dials on its first call.
+    pub fn connect_lazy(uri: &str) -> Result<Channel, Status> {
+        Channel::builder(uri).connect_lazy()
+    }
+
+    /// A builder for non-default settings.
+    pub fn builder(uri: &str) -> ChannelBuilder {
+        ChannelBuilder { uri: uri.to_owned(), config: Config::default() }
+    }
+
+    fn live(&self) -> Option<SendRequest<Bytes>> {
+        let guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(c) if !c.closed.load(Ordering::Acquire) => Some(c.send.clone()),
+            _ => None,
+        }
+    }
+
+    /// A handle on the live connection, dialing if there is none.
+    async fn connection(&self) -> Result<SendRequest<Bytes>, Status> {
+        if let Some(send) = self.live() {
+            return Ok(send);
+        }
+        let _dialing = self.inner.dialing.lock().await;
+        if let Some(send) = self.live() {
+            return Ok(send);
+        }
+        let conn = self.dial().await?;
+        let send = conn.send.clone();
+        *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+        Ok(send)
+    }
+
+    /// Forgets the current connection (it failed), so the next call dials.
+    fn discard(&self) {
+        let mut guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = guard.as_ref() {
+            c.closed.store(true, Ordering::Release);
+        }
+        *guard = None;
+    }
+
+    async fn dial(&self) -> Result<Connection, Status> {
+        let addr = self.inner.authority.as_str();
+        let unavailable = |e: &dyn fmt::Display| Status::unavailable(format!("cannot connect to {addr}: {e}"));
+        let socket = TcpStream::connect(addr).await.map_err(|e| unavailable(&e))?;
+        let _ = socket.set_nodelay(true);
+        let config = &self.inner.config;
+        let mut builder = h2::client::Builder::new();
+        builder
+            .enable_push(false)
+            .initial_window_size(config.stream_window_bytes)
+            .initial_connection_window_size(config.connection_window_bytes);
+        if let Some(bytes) = config.max_frame_bytes {
+            builder.max_frame_size(bytes);
+        }
+        if let Some(bytes) = config.max_header_list_bytes {
+            builder.max_header_list_size(bytes);
+        }
+        let (send, connection) =
+            builder.handshake::<_, Bytes>(socket).await.map_err(|e| unavailable(&e))?;
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = closed.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(target: "h2grpc::client", error = %e, "connection ended");
+            }
+            flag.store(true, Ordering::Release);
+        });
+        Ok(Connection { send, closed })
+    }
+}

@@ -1,0 +1,197 @@
+//! `Request` and `Response`: a message together with the metadata around it.
+//!
+//! Layer: the typed API both ends share. A request carries custom metadata
+//! (PROTOCOL-HTTP2.md "Custom-Metadata"), an optional deadline (sent as
+//! `grpc-timeout`) and, on the server, the peer's address. A response carries
+//! the response-head metadata and the trailing metadata sent with the status.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::wire::metadata::Metadata;
+
+/// A call's input: a message (or a stream of them) plus metadata and deadline.
+#[derive(Debug)]
+pub struct Request<T> {
+    metadata: Metadata,
+    message: T,
+    /// Client: the timeout to send and enforce. Server: what the peer asked for.
+    timeout: Option<Duration>,
+    /// Server only: when the call must be over.
+    deadline: Option<Instant>,
+    /// Server only: the peer's address.
+    remote_addr: Option<SocketAddr>,
+}
+
+impl<T> Request<T> {
+    /// A request with no metadata and no deadline.
+    pub fn new(message: T) -> Request<T> {
+        Request { metadata: Metadata::new(), message, timeout: None, deadline: None, remote_addr: None }
+    }
+
+    pub(crate) fn from_parts(
+        metadata: Metadata,
+        message: T,
+        timeout: Option<Duration>,
+        deadline: Option<Instant>,
+        remote_addr: Option<SocketAddr>,
+    ) -> Request<T> {
+        Request { metadata, message, timeout, deadline, remote_addr }
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+    /// The message, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+    /// Takes the message out.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+    /// Custom metadata (request headers).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+    /// Custom metadata, mutably.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+    /// Client: sets the call's timeout, sent as `grpc-timeout` and enforced locally.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = Some(timeout);
+    }
+    /// The timeout set by the client or received in `grpc-timeout`.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+    /// Server: the instant the call's deadline expires, if the client set one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+    /// Server: the peer's address.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+    /// Replaces the message, keeping metadata and deadline.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
+        Request {
+            metadata: self.metadata,
+            message: f(self.message),
+            timeout: self.timeout,
+            deadline: self.deadline,
+            remote_addr: self.remote_addr,
+        }
+    }
+    pub(crate) fn into_parts(self) -> (Metadata, T, Option<Duration>) {
+        (self.metadata, self.message, self.timeout)
+    }
+}
+
+/// A call's output: a message (or a stream), response-head metadata and trailers.
+#[derive(Debug)]
+pub struct Response<T> {
+    metadata: Metadata,
+    message: T,
+    trailers: Metadata,
+}
+
+impl<T> Response<T> {
+    /// A response with no metadata.
+    pub fn new(message: T) -> Response<T> {
+        Response { metadata: Metadata::new(), message, trailers: Metadata::new() }
+    }
+    pub(crate) fn from_parts(metadata: Metadata, message: T, trailers: Metadata) -> Response<T> {
+        Response { metadata, message, trailers }
+    }
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+    /// The message, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+    /// Takes the message out.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+    /// Metadata of the response head (sent before the first message).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+    /// Response-head metadata, mutably.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+    /// Trailing metadata, sent with `grpc-status` (for a streamed response the
+    /// client sees them once the stream has ended: see `Streaming::trailers`).
+    pub fn trailers(&self) -> &Metadata {
+        &self.trailers
+    }
+    /// Trailing metadata, mutably.
+    pub fn trailers_mut(&mut self) -> &mut Metadata {
+        &mut self.trailers
+    }
+    /// Replaces the message, keeping metadata.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response { metadata: self.metadata, message: f(self.message), trailers: self.trailers }
+    }
+    pub(crate) fn into_parts(self) -> (Metadata, T, Metadata) {
+        (self.metadata, self.message, self.trailers)
+    }
+}
+
+/// Anything a unary or server-streaming client method accepts: a message or a `Request`.
+pub trait IntoRequest<T> {
+    /// Wraps the message in a `Request` if it is not one already.
+    fn into_request(self) -> Request<T>;
+}
+
+impl<T> IntoRequest<T> for T {
+    fn into_request(self) -> Request<T> {
+        Request::new(self)
+    }
+}
+
+impl<T> IntoRequest<T> for Request<T> {
+    fn into_request(self) -> Request<T> {
+        self
+    }
+}
+
+/// Anything a client- or bidi-streaming method accepts: a `Stream` of messages, or a `Request` of one.
+pub trait IntoStreamingRequest {
+    /// The stream of messages.
+    type Stream: futures::Stream<Item = Self::Message> + Send + 'static;
+    /// The message type.
+    type Message;
+    /// Wraps the stream in a `Request` if it is not one already.
+    fn into_streaming_request(self) -> Request<Self::Stream>;
+}
+
+impl<S> IntoStreamingRequest for S
+where
+    S: futures::Stream + Send + 'static,
+{
+    type Stream = S;
+    type Message = S::Item;
+    fn into_streaming_request(self) -> Request<S> {
+        Request::new(self)
+    }
+}
+
+impl<S> IntoStreamingRequest for Request<S>
+where
+    S: futures::Stream + Send + 'static,
+{
+    type Stream = S;
+    type Message = S::Item;
+    fn into_streaming_request(self) -> Request<S> {
+        self
+    }
+}

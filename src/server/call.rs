@@ -1,0 +1,347 @@
+//! One call on the server: its own task, running one of the four patterns.
+//!
+//! Layer: h2 glue. Every pattern has the same skeleton:
+//!
+//! ```text
+//!  read request ─▶ run handler ─▶ send head + messages ─▶ send trailers (status)
+//!        └───────────── raced against ──────────────┘
+//!           • the deadline from grpc-timeout → DEADLINE_EXCEEDED
+//!           • the client's RST_STREAM       → drop everything (handler cancelled)
+//!           • a handler panic                → INTERNAL
+//! ```
+//!
+//! Cardinality (statuscodes.md): a unary or server-streaming method that
+//! receives zero or several request messages answers `UNIMPLEMENTED`.
+//! A client-streaming or bidi handler may return before the client has
+//! finished sending: its reply and trailers end the call and `h2` answers the
+//! rest of the request with RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::{FutureExt, Stream};
+use h2::RecvStream;
+use h2::server::SendResponse;
+use tokio::time::Instant;
+
+use super::Router;
+use super::respond::Responder;
+use crate::codec::{Codec, encode_message};
+use crate::request::{Request, Response};
+use crate::streaming::Streaming;
+use crate::wire::metadata::Metadata;
+use crate::wire::status::{Code, Status};
+
+/// Ready messages are coalesced into one DATA write of up to this many bytes:
+/// one `send_data` per message costs a syscall-sized wakeup each; tonic batches the same way.
+const COALESCE_BYTES: usize = 32 * 1024;
+
+/// One incoming call, handed to a generated service adapter, which picks the
+/// pattern by calling one of the methods below.
+pub struct Call {
+    path: String,
+    metadata: Metadata,
+    timeout: Option<Duration>,
+    peer: SocketAddr,
+    body: RecvStream,
+    respond: SendResponse<Bytes>,
+    router: Arc<Router>,
+}
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("path", &self.path)
+            .field("timeout", &self.timeout)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a call's work ended.
+enum Outcome<T> {
+    Done(T),
+    DeadlineExceeded,
+    /// The client reset the stream: nobody is listening any more.
+    Reset,
+}
+
+impl Call {
+    pub(super) fn new(
+        path: String,
+        metadata: Metadata,
+        timeout: Option<Duration>,
+        peer: SocketAddr,
+        body: RecvStream,
+        respond: SendResponse<Bytes>,
+        router: Arc<Router>,
+    ) -> Call {
+        Call { path, metadata, timeout, peer, body, respond, router }
+    }
+
+    /// Unary: one request message, one response message.
+    pub fn unary<C, F, Fut>(self, codec: C, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
+    {
+        tokio::spawn(self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, max, request| async move {
+            let message = read_single::<C>(body, max).await?;
+            let response = guard(handler(request.call(message))).await?;
+            let (metadata, message, trailers) = response.into_parts();
+            Ok(Reply::Unary { metadata, message, trailers })
+        }));
+    }
+
+    /// Server streaming: one request message, a stream of responses.
+    pub fn server_streaming<C, F, Fut, S>(self, codec: C, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+    {
+        tokio::spawn(self.run::<C, _, _, S>(codec, |body, max, request| async move {
+            let message = read_single::<C>(body, max).await?;
+            let response = guard(handler(request.call(message))).await?;
+            let (metadata, stream, trailers) = response.into_parts();
+            Ok(Reply::Stream { metadata, stream, trailers })
+        }));
+    }
+
+    /// Client streaming: a stream of requests, one response message.
+    pub fn client_streaming<C, F, Fut>(self, codec: C, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
+    {
+        tokio::spawn(self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, max, request| async move {
+            let streaming = Streaming::new_request::<C>(body, max);
+            let response = guard(handler(request.call(streaming))).await?;
+            let (metadata, message, trailers) = response.into_parts();
+            Ok(Reply::Unary { metadata, message, trailers })
+        }));
+    }
+
+    /// Bidirectional streaming: requests and responses interleave freely.
+    pub fn streaming<C, F, Fut, S>(self, codec: C, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+    {
+        tokio::spawn(self.run::<C, _, _, S>(codec, |body, max, request| async move {
+            let streaming = Streaming::new_request::<C>(body, max);
+            let response = guard(handler(request.call(streaming))).await?;
+            let (metadata, stream, trailers) = response.into_parts();
+            Ok(Reply::Stream { metadata, stream, trailers })
+        }));
+    }
+
+    /// Answers `UNIMPLEMENTED` (Trailers-Only): the service has no such method.
+    pub fn unimplemented(mut self) {
+        let status = Status::unimplemented(format!("unknown method {}", self.path));
+        super::respond::trailers_only(&mut self.respond, &status, &Metadata::new());
+    }
+
+    /// The skeleton shared by the four patterns (see the module docs).
+    async fn run<C, W, WFut, S>(self, codec: C, work: W)
+    where
+        C: Codec,
+        W: FnOnce(RecvStream, usize, RequestFactory) -> WFut,
+        WFut: Future<Output = Result<Reply<C::Encode, S>, Status>>,
+        S: Stream<Item = Result<C::Encode, Status>>,
+    {
+        let started = std::time::Instant::now();
+        let Call { path, metadata, timeout, peer, body, respond, router } = self;
+        let config = &router.config;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let factory = RequestFactory { metadata, timeout, deadline, peer };
+        let mut responder = Responder::new(respond);
+
+        let work = work(body, config.max_recv_message_bytes, factory);
+        // Phase 1: the request is read and the handler runs. The work does not
+        // touch the responder, so a client reset can be watched alongside it.
+        let handled = tokio::select! {
+            biased;
+            () = responder.reset() => Outcome::Reset,
+            () = sleep_until(deadline) => Outcome::DeadlineExceeded,
+            reply = work => Outcome::Done(reply),
+        };
+        // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
+        let outcome = match handled {
+            Outcome::Done(Ok(reply)) => {
+                let send = send_reply(&mut responder, &codec, reply, config.max_send_message_bytes);
+                match deadline {
+                    None => Outcome::Done(send.await),
+                    Some(deadline) => match tokio::time::timeout_at(deadline, send).await {
+                        Ok(sent) => Outcome::Done(sent),
+                        Err(_) => Outcome::DeadlineExceeded,
+                    },
+                }
+            }
+            Outcome::Done(Err(status)) => Outcome::Done(Ok((status, Metadata::new()))),
+            Outcome::DeadlineExceeded => Outcome::DeadlineExceeded,
+            Outcome::Reset => Outcome::Reset,
+        };
+        // `outcome` no longer borrows the responder; finish the call with it.
+        let code = match outcome {
+            Outcome::Done(Ok((status, trailers))) => {
+                responder.finish(&status, &trailers);
+                status.code()
+            }
+            // The stream failed under us (peer reset, connection gone): nothing to send.
+            Outcome::Done(Err(_)) | Outcome::Reset => Code::Cancelled,
+            Outcome::DeadlineExceeded => {
+                let status = Status::deadline_exceeded("deadline exceeded");
+                responder.finish(&status, &Metadata::new());
+                status.code()
+            }
+        };
+        tracing::debug!(
+            target: "h2grpc::server::call",
+            path = %path,
+            code = code.as_str(),
+            micros = started.elapsed().as_micros() as u64,
+            "call finished"
+        );
+    }
+}
+
+/// Sleeps until the deadline, or forever when there is none.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Builds the handler's `Request` once the message (or stream) is ready.
+struct RequestFactory {
+    metadata: Metadata,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    peer: SocketAddr,
+}
+
+impl RequestFactory {
+    fn call<T>(self, message: T) -> Request<T> {
+        Request::from_parts(self.metadata, message, self.timeout, self.deadline, Some(self.peer))
+    }
+}
+
+/// The stream type of replies that have none (unary and client streaming).
+type NoStream<M> = futures::stream::Empty<Result<M, Status>>;
+
+/// What a handler produced.
+enum Reply<M, S> {
+    Unary { metadata: Metadata, message: M, trailers: Metadata },
+    Stream { metadata: Metadata, stream: S, trailers: Metadata },
+}
+
+/// Runs a handler future, turning a panic into `INTERNAL` for this call only.
+async fn guard<T>(handler: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+    match AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(result) => result,
+        Err(_) => Err(Status::internal("handler panicked")),
+    }
+}
+
+/// Reads exactly one request message, then END_STREAM (unary and server streaming).
+async fn read_single<C: Codec>(body: RecvStream, max: usize) -> Result<C::Decode, Status> {
+    let mut stream = Streaming::<C::Decode>::new_request::<C>(body, max);
+    let first = match stream.message().await? {
+        Some(m) => m,
+        None => return Err(Status::unimplemented("expected one request message, received none")),
+    };
+    match stream.message().await? {
+        None => Ok(first),
+        Some(_) => Err(Status::unimplemented("expected one request message, received several")),
+    }
+}
+
+/// Sends the handler's reply; returns the final status and trailers to send.
+/// `Err` means the stream itself failed (reset or connection lost).
+async fn send_reply<C, S>(
+    responder: &mut Responder,
+    codec: &C,
+    reply: Reply<C::Encode, S>,
+    max_send: usize,
+) -> Result<(Status, Metadata), h2::Error>
+where
+    C: Codec,
+    S: Stream<Item = Result<C::Encode, Status>>,
+{
+    match reply {
+        Reply::Unary { metadata, message, trailers } => {
+            let mut buf = BytesMut::new();
+            if let Err(status) = encode_message(codec, &message, &mut buf, max_send) {
+                return Ok((status, Metadata::new()));
+            }
+            responder.send_head(&metadata)?;
+            responder.send_data(buf.freeze()).await?;
+            Ok((Status::ok(), trailers))
+        }
+        Reply::Stream { metadata, stream, trailers } => {
+            let mut stream = pin!(stream);
+            let mut buf = BytesMut::new();
+            loop {
+                // Take every message that is ready now, up to one batch.
+                let next = std::future::poll_fn(|cx| match stream.as_mut().poll_next(cx) {
+                    Poll::Ready(item) => Poll::Ready(Next::Item(item)),
+                    Poll::Pending if !buf.is_empty() => Poll::Ready(Next::Flush),
+                    // Idle while the handler works: notice a client reset meanwhile.
+                    Poll::Pending => responder.poll_reset(cx).map(Next::Reset),
+                })
+                .await;
+                match next {
+                    Next::Item(Some(Ok(item))) => {
+                        if let Err(status) = encode_message(codec, &item, &mut buf, max_send) {
+                            flush(responder, &metadata, &mut buf).await?;
+                            return Ok((status, Metadata::new()));
+                        }
+                        if buf.len() >= COALESCE_BYTES {
+                            flush(responder, &metadata, &mut buf).await?;
+                        }
+                    }
+                    Next::Item(Some(Err(status))) => {
+                        flush(responder, &metadata, &mut buf).await?;
+                        return Ok((status, trailers));
+                    }
+                    Next::Item(None) => {
+                        flush(responder, &metadata, &mut buf).await?;
+                        return Ok((Status::ok(), trailers));
+                    }
+                    Next::Reset(reason) => return Err(h2::Error::from(reason)),
+                    // Nothing more ready: send what we have.
+                    Next::Flush => flush(responder, &metadata, &mut buf).await?,
+                }
+            }
+        }
+    }
+}
+
+/// One step of the streaming send loop.
+enum Next<T> {
+    Item(Option<Result<T, Status>>),
+    Flush,
+    Reset(h2::Reason),
+}
+
+async fn flush(responder: &mut Responder, metadata: &Metadata, buf: &mut BytesMut) -> Result<(), h2::Error> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    responder.send_head(metadata)?;
+    responder.send_data(buf.split().freeze()).await
+}

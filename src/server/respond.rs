@@ -1,0 +1,97 @@
+//! Sending a response on one h2 stream: head, messages, trailers.
+//!
+//! Layer: h2 glue over `wire::head` and `wire::status`. PROTOCOL-HTTP2.md
+//! "Responses": `Response-Headers *Length-Prefixed-Message Trailers`, or
+//! `Trailers-Only` (one HEADERS frame with END_STREAM) when the call fails
+//! before any message was sent.
+//!
+//! Flow control: see `crate::flow`.
+
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{Reason, SendStream};
+use http::{HeaderMap, Response, StatusCode};
+
+use crate::wire::head;
+use crate::wire::metadata::Metadata;
+use crate::wire::status::Status;
+
+/// Answers a non-gRPC request with a bare HTTP status (405, 415) and END_STREAM.
+pub(super) fn http_error(respond: &mut SendResponse<Bytes>, code: u16) {
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+    let _ = respond.send_response(response, true);
+}
+
+/// Sends a Trailers-Only response: `:status 200`, `content-type`, the status, in one HEADERS frame.
+pub(super) fn trailers_only(respond: &mut SendResponse<Bytes>, status: &Status, trailers: &Metadata) {
+    let mut response = Response::new(());
+    let headers = response.headers_mut();
+    head::response_headers(headers);
+    trailers.write_to(headers);
+    status.encode_trailers(headers);
+    let _ = respond.send_response(response, true);
+}
+
+/// A call's sending half: the response head goes out lazily, with the first
+/// message, so a call that fails first can still answer Trailers-Only.
+pub(super) struct Responder {
+    respond: SendResponse<Bytes>,
+    stream: Option<SendStream<Bytes>>,
+}
+
+impl Responder {
+    pub(super) fn new(respond: SendResponse<Bytes>) -> Responder {
+        Responder { respond, stream: None }
+    }
+
+    /// Sends the response head (once) with the handler's metadata.
+    pub(super) fn send_head(&mut self, metadata: &Metadata) -> Result<(), h2::Error> {
+        if self.stream.is_some() {
+            return Ok(());
+        }
+        let mut response = Response::new(());
+        head::response_headers(response.headers_mut());
+        metadata.write_to(response.headers_mut());
+        self.stream = Some(self.respond.send_response(response, false)?);
+        Ok(())
+    }
+
+    /// Sends a batch of framed messages, first waiting for window space.
+    pub(super) async fn send_data(&mut self, data: Bytes) -> Result<(), h2::Error> {
+        match self.stream.as_mut() {
+            Some(stream) => crate::flow::send_data(stream, data, false).await,
+            None => Err(h2::Error::from(Reason::INTERNAL_ERROR)),
+        }
+    }
+
+    /// Ends the call with `status`: trailers after a head, or Trailers-Only.
+    pub(super) fn finish(&mut self, status: &Status, trailers: &Metadata) {
+        match self.stream.as_mut() {
+            Some(stream) => {
+                let mut map = HeaderMap::new();
+                trailers.write_to(&mut map);
+                status.encode_trailers(&mut map);
+                let _ = stream.send_trailers(map);
+            }
+            None => trailers_only(&mut self.respond, status, trailers),
+        }
+    }
+
+    /// Resolves when the client resets the stream (RST_STREAM), e.g. on cancel.
+    pub(super) async fn reset(&mut self) {
+        poll_fn(|cx| self.poll_reset(cx)).await;
+    }
+
+    /// Polls for a client RST_STREAM; a broken stream counts as reset too.
+    pub(super) fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<Reason> {
+        let polled = match self.stream.as_mut() {
+            Some(stream) => stream.poll_reset(cx),
+            None => self.respond.poll_reset(cx),
+        };
+        polled.map(|r| r.unwrap_or(Reason::CANCEL))
+    }
+}

@@ -1,0 +1,233 @@
+//! `Streaming<T>`: the receive side of a call, shared by server and client.
+//!
+//! Layer: h2 glue. It pulls DATA chunks off an `h2::RecvStream`, hands them
+//! to the sans-IO [`Decoder`], decodes each whole frame with the call's codec,
+//! and — on the client — reads the trailers at the end and turns a non-OK
+//! `grpc-status` into the stream's final `Err`.
+//!
+//! ```text
+//!   ReadData ──END_STREAM──▶ ReadTrailers (client) ──trailers──▶ Done
+//!      │                         (server: straight to Done)
+//!      └── frame/h2 error ─────────────────────────────────────▶ Done
+//! ```
+//!
+//! Flow control: each chunk's bytes are released back to the peer
+//! (`release_capacity`) as soon as the decoder holds them. The decoder keeps
+//! at most one partial message (bounded by the receive limit) and this type
+//! reads the next chunk only when no whole message is left, so a consumer that
+//! stops reading stops the peer at its window instead of growing our memory.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures::Stream;
+use h2::RecvStream;
+use tokio::time::{Instant, Sleep};
+
+use crate::codec::Codec;
+use crate::wire::frame::Decoder;
+use crate::wire::metadata::Metadata;
+use crate::wire::status::{Code, Status};
+
+/// A stream of messages received on one call.
+///
+/// Yields `Ok(message)` for each message, then ends (`None`). On the client a
+/// call that ended with a non-OK status yields that status as its last item.
+pub struct Streaming<T> {
+    body: RecvStream,
+    decoder: Decoder,
+    decode: fn(Bytes) -> Result<T, Status>,
+    state: State,
+    /// Client only: whether to expect trailers after the last DATA frame.
+    expect_trailers: bool,
+    /// Trailing metadata once read (client only).
+    trailers: Option<Metadata>,
+    /// Client only: local deadline enforcement.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// Client only: keeps the request-sending task alive; aborts it on drop.
+    _guard: Option<AbortOnDrop>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    ReadData,
+    ReadTrailers,
+    Done,
+}
+
+/// Aborts a spawned task when dropped (the client's request pump).
+#[derive(Debug)]
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn decode_with<C: Codec>(payload: Bytes) -> Result<C::Decode, Status> {
+    C::default().decode(payload)
+}
+
+impl<T> Streaming<T> {
+    /// Server side: the client's messages, ending at its END_STREAM.
+    pub(crate) fn new_request<C>(body: RecvStream, max_recv_bytes: usize) -> Streaming<T>
+    where
+        C: Codec<Decode = T>,
+    {
+        Streaming {
+            body,
+            decoder: Decoder::new(max_recv_bytes, false),
+            decode: decode_with::<C>,
+            state: State::ReadData,
+            expect_trailers: false,
+            trailers: None,
+            deadline: None,
+            _guard: None,
+        }
+    }
+
+    /// Client side: the server's messages, then its trailers.
+    pub(crate) fn new_response<C>(
+        body: RecvStream,
+        max_recv_bytes: usize,
+        deadline: Option<Instant>,
+        guard: Option<AbortOnDrop>,
+        trailers_only: Option<Metadata>,
+    ) -> Streaming<T>
+    where
+        C: Codec<Decode = T>,
+    {
+        // A Trailers-Only OK response has no body to read.
+        let state = if trailers_only.is_some() { State::Done } else { State::ReadData };
+        Streaming {
+            body,
+            decoder: Decoder::new(max_recv_bytes, false),
+            decode: decode_with::<C>,
+            state,
+            expect_trailers: true,
+            trailers: trailers_only,
+            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            _guard: guard,
+        }
+    }
+
+    /// The next message; `Ok(None)` once the stream has ended cleanly.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        match futures::StreamExt::next(self).await {
+            Some(Ok(m)) => Ok(Some(m)),
+            Some(Err(s)) => Err(s),
+            None => Ok(None),
+        }
+    }
+
+    /// Client: the trailing metadata, once the stream has ended.
+    pub fn trailers(&self) -> Option<&Metadata> {
+        self.trailers.as_ref()
+    }
+
+    fn fail(&mut self, status: Status) -> Poll<Option<Result<T, Status>>> {
+        self.state = State::Done;
+        self.deadline = None;
+        Poll::Ready(Some(Err(status)))
+    }
+
+    fn poll_trailers(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
+        match ready!(self.body.poll_trailers(cx)) {
+            Ok(Some(trailers)) => {
+                self.state = State::Done;
+                self.deadline = None;
+                match Status::decode_trailers(&trailers) {
+                    Some(status) => {
+                        self.trailers = Some(status.metadata().clone());
+                        if status.code() == Code::Ok {
+                            Poll::Ready(None)
+                        } else {
+                            Poll::Ready(Some(Err(status)))
+                        }
+                    }
+                    None => self.fail(Status::internal("server sent trailers without grpc-status")),
+                }
+            }
+            Ok(None) => self.fail(Status::internal("server closed the stream without trailers")),
+            Err(e) => self.fail(status_from_h2(&e)),
+        }
+    }
+}
+
+impl<T> Stream for Streaming<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.state == State::Done {
+                return Poll::Ready(None);
+            }
+            if let Some(sleep) = this.deadline.as_mut() {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return this.fail(Status::deadline_exceeded("deadline exceeded"));
+                }
+            }
+            match this.decoder.decode() {
+                Ok(Some(frame)) => {
+                    if frame.compressed {
+                        return this.fail(Status::internal("compressed message without grpc-encoding"));
+                    }
+                    return Poll::Ready(Some((this.decode)(frame.payload)));
+                }
+                Ok(None) => {}
+                Err(e) => return this.fail(e.to_status()),
+            }
+            if this.state == State::ReadTrailers {
+                return this.poll_trailers(cx);
+            }
+            match ready!(this.body.poll_data(cx)) {
+                Some(Ok(chunk)) => {
+                    // The decoder owns these bytes now: let the peer send more.
+                    let _ = this.body.flow_control().release_capacity(chunk.len());
+                    this.decoder.push(chunk);
+                }
+                Some(Err(e)) => return this.fail(status_from_h2(&e)),
+                None => {
+                    if let Err(e) = this.decoder.finish() {
+                        return this.fail(e.to_status());
+                    }
+                    if this.expect_trailers {
+                        this.state = State::ReadTrailers;
+                    } else {
+                        this.state = State::Done;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Streaming<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Streaming")
+            .field("state", &self.state)
+            .field("buffered", &self.decoder.buffered())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The status a call gets when its HTTP/2 stream or connection fails.
+///
+/// PROTOCOL-HTTP2.md "Errors": an RST_STREAM/GOAWAY code maps through
+/// [`Code::from_h2_reason`]; a broken connection is `UNAVAILABLE`.
+pub(crate) fn status_from_h2(err: &h2::Error) -> Status {
+    if let Some(reason) = err.reason() {
+        let code = Code::from_h2_reason(u32::from(reason));
+        let who = if err.is_remote() { "peer" } else { "local" };
+        let kind = if err.is_go_away() { "GOAWAY" } else { "RST_STREAM" };
+        return Status::new(code, format!("{kind} from {who}: {reason:?}"));
+    }
+    if err.is_io() {
+        return Status::unavailable(format!("connection error: {err}"));
+    }
+    Status::unavailable(format!("transport error: {err}"))
+}
