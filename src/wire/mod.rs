@@ -18,4 +18,3 @@ pub mod head;
 pub mod metadata;
 pub mod status;
 pub mod timeout;
-mod status_tmp;
