@@ -1,1 +1,18 @@
-fn main(){}
+//! Compiles the protos under `proto/` with our own code generator
+//! (`h2grpc-build`: protox + prost-build, so no `protoc` is needed).
+//!
+//! - `order_management.proto`: the reference application (src/bin/order-*).
+//! - `google/rpc/*.proto`: the rich error model the order service uses.
+//! - `h2grpc/test.proto`: the service the end-to-end tests drive.
+
+fn main() -> std::io::Result<()> {
+    h2grpc_build::compile_protos(
+        &[
+            "proto/order_management.proto",
+            "proto/google/rpc/status.proto",
+            "proto/google/rpc/error_details.proto",
+            "proto/h2grpc/test.proto",
+        ],
+        &["proto"],
+    )
+}

@@ -1,0 +1,267 @@
+//! `order-client`: drives the OrderManagement service, one RPC per subcommand.
+//!
+//! ```text
+//! order-client [--addr HOST:PORT] get ID
+//!                                 add --id ID --item ITEM... --description D --price P --destination DEST
+//!                                 search QUERY
+//!                                 update [--id ... same flags as add]   (else JSON lines on stdin)
+//!                                 process ID...
+//!                                 demo
+//! ```
+//! Orders and shipments print as one JSON object per line. A failed call
+//! prints `error: CODE: message` to stderr and exits 1.
+
+#[path = "../common/pb.rs"]
+mod pb;
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures::StreamExt;
+use h2grpc::{Request, Status};
+use prost::Message;
+use serde_json::{Value, json};
+
+use pb::ecommerce::order_management_client::OrderManagementClient;
+use pb::ecommerce::{CombinedShipment, Order};
+use pb::google_rpc;
+
+const USAGE: &str = "usage: order-client [--addr HOST:PORT] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
+ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
+
+/// Every call gets this deadline, so a stuck server cannot hang the CLI.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What went wrong: a usage error (exit 2) or a failed call (exit 1).
+enum Failure {
+    Usage(String),
+    Call(Status),
+}
+
+impl From<Status> for Failure {
+    fn from(status: Status) -> Failure {
+        Failure::Call(status)
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut addr = "127.0.0.1:50051".to_string();
+    if args.first().map(String::as_str) == Some("--addr") {
+        if args.len() < 2 {
+            eprintln!("--addr needs a value\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        addr = args.remove(1);
+        args.remove(0);
+    }
+    match run(&addr, &args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("{message}\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Call(status)) => {
+            eprintln!("error: {}: {}", status.code().as_str(), status.message());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(addr: &str, args: &[String]) -> Result<(), Failure> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err(Failure::Usage("missing subcommand".into()));
+    };
+    let uri = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+    let client = OrderManagementClient::connect(&uri).await?;
+    match command.as_str() {
+        "get" => {
+            let [id] = rest else { return Err(Failure::Usage("get takes one ID".into())) };
+            let order = client.get_order(timed(id.clone())).await?.into_inner();
+            println!("{}", order_json(&order));
+        }
+        "add" => {
+            let order = order_from_flags(rest)?;
+            let id = client.add_order(timed(order)).await?.into_inner();
+            println!("added {id}");
+        }
+        "search" => {
+            let [query] = rest else { return Err(Failure::Usage("search takes one QUERY".into())) };
+            let mut found = client.search_orders(timed(query.clone())).await?.into_inner();
+            while let Some(order) = found.message().await? {
+                println!("{}", order_json(&order));
+            }
+        }
+        "update" => {
+            let orders = if rest.is_empty() { orders_from_stdin()? } else { vec![order_from_flags(rest)?] };
+            let reply = client.update_orders(timed(futures::stream::iter(orders))).await?.into_inner();
+            println!("updated: {reply}");
+        }
+        "process" => {
+            if rest.is_empty() {
+                return Err(Failure::Usage("process takes at least one ID".into()));
+            }
+            let ids = futures::stream::iter(rest.to_vec());
+            let mut shipments = client.process_orders(timed(ids)).await?.into_inner();
+            while let Some(shipment) = shipments.message().await? {
+                println!("{}", shipment_json(&shipment));
+            }
+        }
+        "demo" => demo(&client).await?,
+        other => return Err(Failure::Usage(format!("unknown subcommand {other:?}"))),
+    }
+    Ok(())
+}
+
+fn timed<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(CALL_TIMEOUT);
+    request
+}
+
+fn order_json(order: &Order) -> Value {
+    json!({
+        "id": order.id,
+        "items": order.items,
+        "description": order.description,
+        "price": order.price,
+        "destination": order.destination,
+    })
+}
+
+fn shipment_json(shipment: &CombinedShipment) -> Value {
+    json!({
+        "id": shipment.id,
+        "status": shipment.status,
+        "ordersList": shipment.orders_list.iter().map(order_json).collect::<Vec<_>>(),
+    })
+}
+
+fn order_from_flags(args: &[String]) -> Result<Order, Failure> {
+    let mut order = Order::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| Failure::Usage(format!("{flag} needs a value")))?.clone();
+        match flag.as_str() {
+            "--id" => order.id = value,
+            "--item" => order.items.push(value),
+            "--description" => order.description = value,
+            "--price" => {
+                order.price = value.parse().map_err(|_| Failure::Usage(format!("bad --price {value:?}")))?;
+            }
+            "--destination" => order.destination = value,
+            other => return Err(Failure::Usage(format!("unknown flag {other:?}"))),
+        }
+    }
+    Ok(order)
+}
+
+fn order_from_json(line: &str) -> Result<Order, Failure> {
+    let bad = |why: &str| Failure::Usage(format!("bad order JSON ({why}): {line}"));
+    let value: Value = serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
+    let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    let items = match value.get("items") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| bad("items must be strings")))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(bad("items must be an array")),
+    };
+    let price = match value.get("price") {
+        None => 0.0,
+        Some(p) => p.as_f64().ok_or_else(|| bad("price must be a number"))? as f32,
+    };
+    Ok(Order { id: text("id"), items, description: text("description"), price, destination: text("destination") })
+}
+
+fn orders_from_stdin() -> Result<Vec<Order>, Failure> {
+    let mut orders = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| Failure::Usage(format!("cannot read stdin: {e}")))?;
+        if !line.trim().is_empty() {
+            orders.push(order_from_json(&line)?);
+        }
+    }
+    Ok(orders)
+}
+
+/// Describes the `google.rpc.BadRequest` inside a status's details, if any.
+fn describe_details(status: &Status) -> Option<String> {
+    let rich = google_rpc::Status::decode(status.details().clone()).ok()?;
+    let mut lines = Vec::new();
+    for any in rich.details {
+        if any.type_url.ends_with("google.rpc.BadRequest") {
+            if let Ok(bad) = google_rpc::BadRequest::decode(any.value.as_slice()) {
+                for v in bad.field_violations {
+                    lines.push(format!("field violation: {} — {}", v.field, v.description));
+                }
+            }
+        }
+    }
+    (!lines.is_empty()).then(|| lines.join("; "))
+}
+
+/// Walks all five RPCs and says what happens on each.
+async fn demo(client: &OrderManagementClient) -> Result<(), Failure> {
+    println!("== getOrder (unary): order 102");
+    let order = client.get_order(timed("102".to_string())).await?.into_inner();
+    println!("   got {}", order_json(&order));
+
+    println!("== getOrder (unary): order 999, which does not exist");
+    match client.get_order(timed("999".to_string())).await {
+        Err(status) => println!("   failed as expected: {}: {}", status.code().as_str(), status.message()),
+        Ok(r) => println!("   unexpectedly got {}", order_json(r.get_ref())),
+    }
+
+    let id = format!("demo-{}", std::process::id());
+    println!("== addOrder (unary): a new order {id}");
+    let new_order = Order {
+        id: id.clone(),
+        items: vec!["Kindle Paperwhite".into()],
+        description: "Kindle Paperwhite".into(),
+        price: 120.0,
+        destination: "Seattle, WA".into(),
+    };
+    let added = client.add_order(timed(new_order)).await?.into_inner();
+    println!("   server stored it as {added}");
+
+    println!("== addOrder (unary): an order with an empty id");
+    match client.add_order(timed(Order::default())).await {
+        Err(status) => {
+            println!("   failed as expected: {}: {}", status.code().as_str(), status.message());
+            if let Some(details) = describe_details(&status) {
+                println!("   details: {details}");
+            }
+        }
+        Ok(_) => println!("   unexpectedly accepted"),
+    }
+
+    println!("== searchOrders (server streaming): items containing \"Google\"");
+    let mut found = client.search_orders(timed("Google".to_string())).await?.into_inner();
+    while let Some(order) = found.next().await {
+        let order = order?;
+        println!("   streamed order {}: {:?}", order.id, order.items);
+    }
+    println!("   stream ended with OK");
+
+    println!("== updateOrders (client streaming): new prices for 102 and 103");
+    let mut o102 = client.get_order(timed("102".to_string())).await?.into_inner();
+    let mut o103 = client.get_order(timed("103".to_string())).await?.into_inner();
+    o102.price = 1750.0;
+    o103.price = 380.0;
+    let reply = client.update_orders(timed(futures::stream::iter(vec![o102, o103]))).await?.into_inner();
+    println!("   server replied: {reply}");
+
+    println!("== processOrders (bidirectional): ids 102 103 104 105 106");
+    let ids = futures::stream::iter(["102", "103", "104", "105", "106"].map(String::from));
+    let mut shipments = client.process_orders(timed(ids)).await?.into_inner();
+    while let Some(shipment) = shipments.message().await? {
+        let ids: Vec<&str> = shipment.orders_list.iter().map(|o| o.id.as_str()).collect();
+        println!("   shipment {:?} ({}): orders {:?}", shipment.id, shipment.status, ids);
+    }
+    println!("   stream ended with OK");
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! End to end over loopback: our client against our server, every pattern,
+//! deadlines, cancellation, limits, metadata, trailers, shutdown.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::StreamExt;
+use h2grpc::client::Channel;
+use h2grpc::codec::ProstCodec;
+use h2grpc::{Code, Request};
+use support::echo::pb::echo_client::EchoClient;
+use support::echo::pb::{EchoRequest, EchoResponse};
+use support::echo::{TestServer, eventually};
+
+fn req(message: &str) -> EchoRequest {
+    EchoRequest { message: message.into(), ..Default::default() }
+}
+
+async fn client(server: &TestServer) -> EchoClient {
+    EchoClient::connect(&server.uri()).await.expect("connect")
+}
+
+const SPECIAL: &str = "\t\ntest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n";
+
+#[tokio::test]
+async fn unary_round_trip_with_metadata_both_ways() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let mut request = Request::new(req("hello"));
+    request.metadata_mut().insert("x-echo", "ascii value").unwrap();
+    request.metadata_mut().insert_bin("x-echo-bin", b"\x00\x01\xfe\xff").unwrap();
+    let response = client.unary(request).await.expect("unary");
+    assert_eq!(response.get_ref().message, "hello");
+    assert_eq!(response.metadata().get("x-echo"), Some("ascii value"));
+    let bin = response.trailers().get_bin("x-echo-bin").expect("trailer").expect("base64");
+    assert_eq!(&bin[..], b"\x00\x01\xfe\xff");
+}
+
+#[tokio::test]
+async fn unary_error_status_and_special_message() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let request = EchoRequest { fail_code: Code::FailedPrecondition as i32, fail_message: SPECIAL.into(), ..req("x") };
+    let status = client.unary(request).await.expect_err("must fail");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(status.message(), SPECIAL);
+}
+
+#[tokio::test]
+async fn server_streaming_in_order_then_status() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let mut stream = client.server_stream(EchoRequest { count: 100, ..req("s") }).await.unwrap().into_inner();
+    let mut seen = 0;
+    while let Some(item) = stream.message().await.unwrap() {
+        assert_eq!(item.index, seen);
+        seen += 1;
+    }
+    assert_eq!(seen, 100);
+
+    // Messages, then a non-OK status in the trailers.
+    let request = EchoRequest { count: 3, fail_code: Code::Aborted as i32, fail_message: "late".into(), ..req("s") };
+    let mut stream = client.server_stream(request).await.unwrap().into_inner();
+    for i in 0..3 {
+        assert_eq!(stream.message().await.unwrap().unwrap().index, i);
+    }
+    let status = stream.message().await.expect_err("status after messages");
+    assert_eq!((status.code(), status.message()), (Code::Aborted, "late"));
+    assert!(stream.message().await.unwrap().is_none(), "stream is over after its status");
+}
+
+#[tokio::test]
+async fn server_streaming_empty_is_ok() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let mut stream = client.server_stream(EchoRequest { count: 0, ..req("s") }).await.unwrap().into_inner();
+    assert!(stream.message().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn client_streaming_collects_all() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let input = futures::stream::iter((0..10).map(|i| req(&i.to_string())));
+    let response = client.client_stream(input).await.unwrap().into_inner();
+    assert_eq!(response.message, "0,1,2,3,4,5,6,7,8,9");
+    assert_eq!(response.index, 10);
+}
+
+#[tokio::test]
+async fn client_streaming_empty_input() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let response = client.client_stream(futures::stream::empty()).await.unwrap().into_inner();
+    assert_eq!((response.message.as_str(), response.index), ("", 0));
+}
+
+#[tokio::test]
+async fn client_streaming_server_replies_before_input_ends() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    // Two messages, then the client keeps the stream open forever.
+    let input = futures::stream::iter(vec![req("a"), req("stop")]).chain(futures::stream::pending());
+    let response = tokio::time::timeout(Duration::from_secs(5), client.client_stream(input))
+        .await
+        .expect("the early reply must end the call")
+        .unwrap();
+    assert_eq!(response.get_ref().message, "a");
+}
+
+#[tokio::test]
+async fn bidi_ping_pong_interleaves() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    tx.unbounded_send(req("ping-0")).unwrap();
+    let mut responses = client.bidi(rx).await.unwrap().into_inner();
+    for i in 0..20u32 {
+        let got = responses.message().await.unwrap().expect("a reply per request");
+        assert_eq!((got.message.clone(), got.index), (format!("ping-{i}"), i));
+        if i < 19 {
+            tx.unbounded_send(req(&format!("ping-{}", i + 1))).unwrap();
+        }
+    }
+    drop(tx); // half-close
+    assert!(responses.message().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn bidi_server_finishes_before_client_half_closes() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    tx.unbounded_send(req("one")).unwrap();
+    tx.unbounded_send(req("stop")).unwrap();
+    let mut responses = client.bidi(rx).await.unwrap().into_inner();
+    assert_eq!(responses.message().await.unwrap().unwrap().message, "one");
+    // The server ended its half with OK while ours is still open.
+    let end = tokio::time::timeout(Duration::from_secs(5), responses.message()).await.expect("ends");
+    assert!(end.unwrap().is_none());
+    drop(tx);
+}
+
+#[tokio::test]
+async fn deadline_exceeded_locally_and_handler_cancelled() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let mut request = Request::new(EchoRequest { delay_ms: 10_000, ..req("slow") });
+    request.set_timeout(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let status = client.unary(request).await.expect_err("deadline");
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let active = server.service.active.clone();
+    eventually("slow handler cancelled", || active.load(Ordering::SeqCst) == 0).await;
+}
+
+#[tokio::test]
+async fn deadline_on_streams() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let mut request = Request::new(EchoRequest { count: 1000, delay_ms: 50, ..req("slow") });
+    request.set_timeout(Duration::from_millis(300));
+    let mut stream = client.server_stream(request).await.unwrap().into_inner();
+    let mut got = 0;
+    let status = loop {
+        match stream.message().await {
+            Ok(Some(_)) => got += 1,
+            Ok(None) => panic!("stream should not finish"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    assert!(got < 1000);
+    let active = server.service.active.clone();
+    eventually("stream handler cancelled", || active.load(Ordering::SeqCst) == 0).await;
+}
+
+#[tokio::test]
+async fn dropping_a_stream_cancels_the_handler() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let mut stream = client.server_stream(EchoRequest { count: 1_000_000, delay_ms: 5, ..req("x") }).await.unwrap().into_inner();
+    stream.message().await.unwrap().unwrap();
+    assert_eq!(server.service.active.load(Ordering::SeqCst), 1);
+    drop(stream);
+    let active = server.service.active.clone();
+    eventually("handler dropped after RST_STREAM", || active.load(Ordering::SeqCst) == 0).await;
+
+    // Same for a bidi call whose client goes away mid-stream.
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    tx.unbounded_send(req("a")).unwrap();
+    let mut responses = client.bidi(rx).await.unwrap().into_inner();
+    responses.message().await.unwrap().unwrap();
+    drop(responses);
+    eventually("bidi handler dropped", || active.load(Ordering::SeqCst) == 0).await;
+    drop(tx);
+}
+
+#[tokio::test]
+async fn unknown_method_and_service_are_unimplemented() {
+    let server = TestServer::start().await;
+    let channel = Channel::connect(&server.uri()).await.unwrap();
+    let codec = ProstCodec::<EchoRequest, EchoResponse>::default();
+    let status = channel.unary("/h2grpc.test.Echo/Nope", Request::new(req("x")), codec).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    let codec = ProstCodec::<EchoRequest, EchoResponse>::default();
+    let status = channel.unary("/no.Such/Unary", Request::new(req("x")), codec).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    // Streaming calls see the same status.
+    let codec = ProstCodec::<EchoRequest, EchoResponse>::default();
+    let status = channel.server_streaming("/no.Such/Stream", Request::new(req("x")), codec).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+}
+
+#[tokio::test]
+async fn oversized_messages_are_resource_exhausted() {
+    let server = TestServer::start_with(|b| b.max_recv_message_size(1024)).await;
+    let client = client(&server).await;
+    let status = client.unary(req(&"x".repeat(2000))).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+    // The server keeps serving.
+    assert_eq!(client.unary(req("small")).await.unwrap().get_ref().message, "small");
+
+    // Client-side receive limit.
+    let channel = Channel::builder(&server.uri()).max_recv_message_size(1000).connect().await.unwrap();
+    let client = EchoClient::new(channel);
+    let status = client.unary(EchoRequest { response_bytes: 5000, ..req("big") }).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+}
+
+#[tokio::test]
+async fn large_messages_cross_many_windows() {
+    let server = TestServer::start_with(|b| b.max_recv_message_size(16 << 20)).await;
+    let channel = Channel::builder(&server.uri()).max_recv_message_size(16 << 20).connect().await.unwrap();
+    let client = EchoClient::new(channel);
+    let big = "y".repeat(6 << 20);
+    let response = client.unary(EchoRequest { response_bytes: 6 << 20, ..req(&big) }).await.unwrap().into_inner();
+    assert_eq!(response.message.len(), 6 << 20);
+    assert_eq!(response.padding.len(), 6 << 20);
+}
+
+#[tokio::test]
+async fn panicking_handler_is_internal_and_server_survives() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let status = client.unary(EchoRequest { panic: true, ..req("boom") }).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(client.unary(req("after")).await.unwrap().get_ref().message, "after");
+}
+
+#[tokio::test]
+async fn thousand_concurrent_calls_on_one_channel() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let calls = (0..1000).map(|i| {
+        let client = client.clone();
+        async move { client.unary(EchoRequest { delay_ms: 20, ..req(&i.to_string()) }).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert_eq!(result.expect("call").get_ref().message, i.to_string());
+    }
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_calls() {
+    let mut server = TestServer::start().await;
+    let client = client(&server).await;
+    let in_flight = {
+        let client = client.clone();
+        tokio::spawn(async move { client.unary(EchoRequest { delay_ms: 300, ..req("late") }).await })
+    };
+    let active = server.service.active.clone();
+    eventually("call started", || active.load(Ordering::SeqCst) == 1).await;
+    let serve = server.shutdown();
+    let response = in_flight.await.unwrap().expect("in-flight call completes");
+    assert_eq!(response.get_ref().message, "late");
+    tokio::time::timeout(Duration::from_secs(5), serve).await.expect("server stops").unwrap().unwrap();
+    // Nothing listens any more: a new call fails with UNAVAILABLE.
+    let status = client.unary(req("after")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+}
+
+#[tokio::test]
+async fn channel_reconnects_after_connection_loss() {
+    let mut server = TestServer::start().await;
+    let addr = server.addr;
+    let client = client(&server).await;
+    client.unary(req("first")).await.unwrap();
+    let serve = server.shutdown();
+    serve.await.unwrap().unwrap();
+    let status = client.unary(req("while down")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+
+    // A new server on the same address: the same channel dials again.
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+    let service = support::echo::EchoService::default();
+    let task = tokio::spawn(
+        h2grpc::server::Server::builder()
+            .add_service(support::echo::pb::echo_server::EchoServer::new(service))
+            .serve_with_listener(listener, std::future::pending()),
+    );
+    assert_eq!(client.unary(req("again")).await.unwrap().get_ref().message, "again");
+    task.abort();
+}
+
+#[tokio::test]
+async fn connect_to_nothing_is_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let status = Channel::connect(&format!("http://{addr}")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    let lazy = Channel::connect_lazy(&format!("http://{addr}")).unwrap();
+    let status = EchoClient::new(lazy).unary(req("x")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+}
