@@ -28,7 +28,13 @@ pub struct Request<T> {
 impl<T> Request<T> {
     /// A request with no metadata and no deadline.
     pub fn new(message: T) -> Request<T> {
-        Request { metadata: Metadata::new(), message, timeout: None, deadline: None, remote_addr: None }
+        Request {
+            metadata: Metadata::new(),
+            message,
+            timeout: None,
+            deadline: None,
+            remote_addr: None,
+        }
     }
 
     pub(crate) fn from_parts(
@@ -38,7 +44,13 @@ impl<T> Request<T> {
         deadline: Option<Instant>,
         remote_addr: Option<SocketAddr>,
     ) -> Request<T> {
-        Request { metadata, message, timeout, deadline, remote_addr }
+        Request {
+            metadata,
+            message,
+            timeout,
+            deadline,
+            remote_addr,
+        }
     }
 
     /// The message.
@@ -103,10 +115,18 @@ pub struct Response<T> {
 impl<T> Response<T> {
     /// A response with no metadata.
     pub fn new(message: T) -> Response<T> {
-        Response { metadata: Metadata::new(), message, trailers: Metadata::new() }
+        Response {
+            metadata: Metadata::new(),
+            message,
+            trailers: Metadata::new(),
+        }
     }
     pub(crate) fn from_parts(metadata: Metadata, message: T, trailers: Metadata) -> Response<T> {
-        Response { metadata, message, trailers }
+        Response {
+            metadata,
+            message,
+            trailers,
+        }
     }
     /// The message.
     pub fn get_ref(&self) -> &T {
@@ -139,7 +159,11 @@ impl<T> Response<T> {
     }
     /// Replaces the message, keeping metadata.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
-        Response { metadata: self.metadata, message: f(self.message), trailers: self.trailers }
+        Response {
+            metadata: self.metadata,
+            message: f(self.message),
+            trailers: self.trailers,
+        }
     }
     pub(crate) fn into_parts(self) -> (Metadata, T, Metadata) {
         (self.metadata, self.message, self.trailers)

@@ -101,7 +101,11 @@ impl<T> Streaming<T> {
         C: Codec<Decode = T>,
     {
         // A Trailers-Only OK response has no body to read.
-        let state = if trailers_only.is_some() { State::Done } else { State::ReadData };
+        let state = if trailers_only.is_some() {
+            State::Done
+        } else {
+            State::ReadData
+        };
         Streaming {
             body,
             decoder: Decoder::new(max_recv_bytes, false),
@@ -151,7 +155,9 @@ impl<T> Streaming<T> {
                     None => self.fail(Status::internal("server sent trailers without grpc-status")),
                 }
             }
-            Ok(None) => self.fail(Status::internal("server closed the stream without trailers")),
+            Ok(None) => self.fail(Status::internal(
+                "server closed the stream without trailers",
+            )),
             Err(e) => self.fail(status_from_h2(&e)),
         }
     }
@@ -174,7 +180,8 @@ impl<T> Stream for Streaming<T> {
             match this.decoder.decode() {
                 Ok(Some(frame)) => {
                     if frame.compressed {
-                        return this.fail(Status::internal("compressed message without grpc-encoding"));
+                        return this
+                            .fail(Status::internal("compressed message without grpc-encoding"));
                     }
                     return Poll::Ready(Some((this.decode)(frame.payload)));
                 }
@@ -223,7 +230,11 @@ pub(crate) fn status_from_h2(err: &h2::Error) -> Status {
     if let Some(reason) = err.reason() {
         let code = Code::from_h2_reason(u32::from(reason));
         let who = if err.is_remote() { "peer" } else { "local" };
-        let kind = if err.is_go_away() { "GOAWAY" } else { "RST_STREAM" };
+        let kind = if err.is_go_away() {
+            "GOAWAY"
+        } else {
+            "RST_STREAM"
+        };
         return Status::new(code, format!("{kind} from {who}: {reason:?}"));
     }
     if err.is_io() {

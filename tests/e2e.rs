@@ -15,7 +15,10 @@ use support::echo::pb::{EchoRequest, EchoResponse};
 use support::echo::{TestServer, eventually};
 
 fn req(message: &str) -> EchoRequest {
-    EchoRequest { message: message.into(), ..Default::default() }
+    EchoRequest {
+        message: message.into(),
+        ..Default::default()
+    }
 }
 
 async fn client(server: &TestServer) -> EchoClient {
@@ -29,12 +32,22 @@ async fn unary_round_trip_with_metadata_both_ways() {
     let server = TestServer::start().await;
     let client = client(&server).await;
     let mut request = Request::new(req("hello"));
-    request.metadata_mut().insert("x-echo", "ascii value").unwrap();
-    request.metadata_mut().insert_bin("x-echo-bin", b"\x00\x01\xfe\xff").unwrap();
+    request
+        .metadata_mut()
+        .insert("x-echo", "ascii value")
+        .unwrap();
+    request
+        .metadata_mut()
+        .insert_bin("x-echo-bin", b"\x00\x01\xfe\xff")
+        .unwrap();
     let response = client.unary(request).await.expect("unary");
     assert_eq!(response.get_ref().message, "hello");
     assert_eq!(response.metadata().get("x-echo"), Some("ascii value"));
-    let bin = response.trailers().get_bin("x-echo-bin").expect("trailer").expect("base64");
+    let bin = response
+        .trailers()
+        .get_bin("x-echo-bin")
+        .expect("trailer")
+        .expect("base64");
     assert_eq!(&bin[..], b"\x00\x01\xfe\xff");
 }
 
@@ -42,7 +55,11 @@ async fn unary_round_trip_with_metadata_both_ways() {
 async fn unary_error_status_and_special_message() {
     let server = TestServer::start().await;
     let client = client(&server).await;
-    let request = EchoRequest { fail_code: Code::FailedPrecondition as i32, fail_message: SPECIAL.into(), ..req("x") };
+    let request = EchoRequest {
+        fail_code: Code::FailedPrecondition as i32,
+        fail_message: SPECIAL.into(),
+        ..req("x")
+    };
     let status = client.unary(request).await.expect_err("must fail");
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(status.message(), SPECIAL);
@@ -52,7 +69,14 @@ async fn unary_error_status_and_special_message() {
 async fn server_streaming_in_order_then_status() {
     let server = TestServer::start().await;
     let client = client(&server).await;
-    let mut stream = client.server_stream(EchoRequest { count: 100, ..req("s") }).await.unwrap().into_inner();
+    let mut stream = client
+        .server_stream(EchoRequest {
+            count: 100,
+            ..req("s")
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let mut seen = 0;
     while let Some(item) = stream.message().await.unwrap() {
         assert_eq!(item.index, seen);
@@ -61,21 +85,36 @@ async fn server_streaming_in_order_then_status() {
     assert_eq!(seen, 100);
 
     // Messages, then a non-OK status in the trailers.
-    let request = EchoRequest { count: 3, fail_code: Code::Aborted as i32, fail_message: "late".into(), ..req("s") };
+    let request = EchoRequest {
+        count: 3,
+        fail_code: Code::Aborted as i32,
+        fail_message: "late".into(),
+        ..req("s")
+    };
     let mut stream = client.server_stream(request).await.unwrap().into_inner();
     for i in 0..3 {
         assert_eq!(stream.message().await.unwrap().unwrap().index, i);
     }
     let status = stream.message().await.expect_err("status after messages");
     assert_eq!((status.code(), status.message()), (Code::Aborted, "late"));
-    assert!(stream.message().await.unwrap().is_none(), "stream is over after its status");
+    assert!(
+        stream.message().await.unwrap().is_none(),
+        "stream is over after its status"
+    );
 }
 
 #[tokio::test]
 async fn server_streaming_empty_is_ok() {
     let server = TestServer::start().await;
     let client = client(&server).await;
-    let mut stream = client.server_stream(EchoRequest { count: 0, ..req("s") }).await.unwrap().into_inner();
+    let mut stream = client
+        .server_stream(EchoRequest {
+            count: 0,
+            ..req("s")
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(stream.message().await.unwrap().is_none());
 }
 
@@ -93,7 +132,11 @@ async fn client_streaming_collects_all() {
 async fn client_streaming_empty_input() {
     let server = TestServer::start().await;
     let client = client(&server).await;
-    let response = client.client_stream(futures::stream::empty()).await.unwrap().into_inner();
+    let response = client
+        .client_stream(futures::stream::empty())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((response.message.as_str(), response.index), ("", 0));
 }
 
@@ -102,7 +145,8 @@ async fn client_streaming_server_replies_before_input_ends() {
     let server = TestServer::start().await;
     let client = client(&server).await;
     // Two messages, then the client keeps the stream open forever.
-    let input = futures::stream::iter(vec![req("a"), req("stop")]).chain(futures::stream::pending());
+    let input =
+        futures::stream::iter(vec![req("a"), req("stop")]).chain(futures::stream::pending());
     let response = tokio::time::timeout(Duration::from_secs(5), client.client_stream(input))
         .await
         .expect("the early reply must end the call")
@@ -118,7 +162,11 @@ async fn bidi_ping_pong_interleaves() {
     tx.unbounded_send(req("ping-0")).unwrap();
     let mut responses = client.bidi(rx).await.unwrap().into_inner();
     for i in 0..20u32 {
-        let got = responses.message().await.unwrap().expect("a reply per request");
+        let got = responses
+            .message()
+            .await
+            .unwrap()
+            .expect("a reply per request");
         assert_eq!((got.message.clone(), got.index), (format!("ping-{i}"), i));
         if i < 19 {
             tx.unbounded_send(req(&format!("ping-{}", i + 1))).unwrap();
@@ -138,7 +186,9 @@ async fn bidi_server_finishes_before_client_half_closes() {
     let mut responses = client.bidi(rx).await.unwrap().into_inner();
     assert_eq!(responses.message().await.unwrap().unwrap().message, "one");
     // The server ended its half with OK while ours is still open.
-    let end = tokio::time::timeout(Duration::from_secs(5), responses.message()).await.expect("ends");
+    let end = tokio::time::timeout(Duration::from_secs(5), responses.message())
+        .await
+        .expect("ends");
     assert!(end.unwrap().is_none());
     drop(tx);
 }
@@ -147,21 +197,31 @@ async fn bidi_server_finishes_before_client_half_closes() {
 async fn deadline_exceeded_locally_and_handler_cancelled() {
     let server = TestServer::start().await;
     let client = client(&server).await;
-    let mut request = Request::new(EchoRequest { delay_ms: 10_000, ..req("slow") });
+    let mut request = Request::new(EchoRequest {
+        delay_ms: 10_000,
+        ..req("slow")
+    });
     request.set_timeout(Duration::from_millis(100));
     let started = std::time::Instant::now();
     let status = client.unary(request).await.expect_err("deadline");
     assert_eq!(status.code(), Code::DeadlineExceeded);
     assert!(started.elapsed() < Duration::from_secs(5));
     let active = server.service.active.clone();
-    eventually("slow handler cancelled", || active.load(Ordering::SeqCst) == 0).await;
+    eventually("slow handler cancelled", || {
+        active.load(Ordering::SeqCst) == 0
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn deadline_on_streams() {
     let server = TestServer::start().await;
     let client = client(&server).await;
-    let mut request = Request::new(EchoRequest { count: 1000, delay_ms: 50, ..req("slow") });
+    let mut request = Request::new(EchoRequest {
+        count: 1000,
+        delay_ms: 50,
+        ..req("slow")
+    });
     request.set_timeout(Duration::from_millis(300));
     let mut stream = client.server_stream(request).await.unwrap().into_inner();
     let mut got = 0;
@@ -175,19 +235,33 @@ async fn deadline_on_streams() {
     assert_eq!(status.code(), Code::DeadlineExceeded);
     assert!(got < 1000);
     let active = server.service.active.clone();
-    eventually("stream handler cancelled", || active.load(Ordering::SeqCst) == 0).await;
+    eventually("stream handler cancelled", || {
+        active.load(Ordering::SeqCst) == 0
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn dropping_a_stream_cancels_the_handler() {
     let server = TestServer::start().await;
     let client = client(&server).await;
-    let mut stream = client.server_stream(EchoRequest { count: 1_000_000, delay_ms: 5, ..req("x") }).await.unwrap().into_inner();
+    let mut stream = client
+        .server_stream(EchoRequest {
+            count: 1_000_000,
+            delay_ms: 5,
+            ..req("x")
+        })
+        .await
+        .unwrap()
+        .into_inner();
     stream.message().await.unwrap().unwrap();
     assert_eq!(server.service.active.load(Ordering::SeqCst), 1);
     drop(stream);
     let active = server.service.active.clone();
-    eventually("handler dropped after RST_STREAM", || active.load(Ordering::SeqCst) == 0).await;
+    eventually("handler dropped after RST_STREAM", || {
+        active.load(Ordering::SeqCst) == 0
+    })
+    .await;
 
     // Same for a bidi call whose client goes away mid-stream.
     let (tx, rx) = futures::channel::mpsc::unbounded();
@@ -195,7 +269,10 @@ async fn dropping_a_stream_cancels_the_handler() {
     let mut responses = client.bidi(rx).await.unwrap().into_inner();
     responses.message().await.unwrap().unwrap();
     drop(responses);
-    eventually("bidi handler dropped", || active.load(Ordering::SeqCst) == 0).await;
+    eventually("bidi handler dropped", || {
+        active.load(Ordering::SeqCst) == 0
+    })
+    .await;
     drop(tx);
 }
 
@@ -204,14 +281,23 @@ async fn unknown_method_and_service_are_unimplemented() {
     let server = TestServer::start().await;
     let channel = Channel::connect(&server.uri()).await.unwrap();
     let codec = ProstCodec::<EchoRequest, EchoResponse>::default();
-    let status = channel.unary("/h2grpc.test.Echo/Nope", Request::new(req("x")), codec).await.unwrap_err();
+    let status = channel
+        .unary("/h2grpc.test.Echo/Nope", Request::new(req("x")), codec)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
     let codec = ProstCodec::<EchoRequest, EchoResponse>::default();
-    let status = channel.unary("/no.Such/Unary", Request::new(req("x")), codec).await.unwrap_err();
+    let status = channel
+        .unary("/no.Such/Unary", Request::new(req("x")), codec)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
     // Streaming calls see the same status.
     let codec = ProstCodec::<EchoRequest, EchoResponse>::default();
-    let status = channel.server_streaming("/no.Such/Stream", Request::new(req("x")), codec).await.unwrap_err();
+    let status = channel
+        .server_streaming("/no.Such/Stream", Request::new(req("x")), codec)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 }
 
@@ -222,22 +308,46 @@ async fn oversized_messages_are_resource_exhausted() {
     let status = client.unary(req(&"x".repeat(2000))).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
     // The server keeps serving.
-    assert_eq!(client.unary(req("small")).await.unwrap().get_ref().message, "small");
+    assert_eq!(
+        client.unary(req("small")).await.unwrap().get_ref().message,
+        "small"
+    );
 
     // Client-side receive limit.
-    let channel = Channel::builder(&server.uri()).max_recv_message_size(1000).connect().await.unwrap();
+    let channel = Channel::builder(&server.uri())
+        .max_recv_message_size(1000)
+        .connect()
+        .await
+        .unwrap();
     let client = EchoClient::new(channel);
-    let status = client.unary(EchoRequest { response_bytes: 5000, ..req("big") }).await.unwrap_err();
+    let status = client
+        .unary(EchoRequest {
+            response_bytes: 5000,
+            ..req("big")
+        })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
 }
 
 #[tokio::test]
 async fn large_messages_cross_many_windows() {
     let server = TestServer::start_with(|b| b.max_recv_message_size(16 << 20)).await;
-    let channel = Channel::builder(&server.uri()).max_recv_message_size(16 << 20).connect().await.unwrap();
+    let channel = Channel::builder(&server.uri())
+        .max_recv_message_size(16 << 20)
+        .connect()
+        .await
+        .unwrap();
     let client = EchoClient::new(channel);
     let big = "y".repeat(6 << 20);
-    let response = client.unary(EchoRequest { response_bytes: 6 << 20, ..req(&big) }).await.unwrap().into_inner();
+    let response = client
+        .unary(EchoRequest {
+            response_bytes: 6 << 20,
+            ..req(&big)
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(response.message.len(), 6 << 20);
     assert_eq!(response.padding.len(), 6 << 20);
 }
@@ -246,9 +356,18 @@ async fn large_messages_cross_many_windows() {
 async fn panicking_handler_is_internal_and_server_survives() {
     let server = TestServer::start().await;
     let client = client(&server).await;
-    let status = client.unary(EchoRequest { panic: true, ..req("boom") }).await.unwrap_err();
+    let status = client
+        .unary(EchoRequest {
+            panic: true,
+            ..req("boom")
+        })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Internal);
-    assert_eq!(client.unary(req("after")).await.unwrap().get_ref().message, "after");
+    assert_eq!(
+        client.unary(req("after")).await.unwrap().get_ref().message,
+        "after"
+    );
 }
 
 #[tokio::test]
@@ -257,7 +376,14 @@ async fn thousand_concurrent_calls_on_one_channel() {
     let client = client(&server).await;
     let calls = (0..1000).map(|i| {
         let client = client.clone();
-        async move { client.unary(EchoRequest { delay_ms: 20, ..req(&i.to_string()) }).await }
+        async move {
+            client
+                .unary(EchoRequest {
+                    delay_ms: 20,
+                    ..req(&i.to_string())
+                })
+                .await
+        }
     });
     let results = futures::future::join_all(calls).await;
     for (i, result) in results.into_iter().enumerate() {
@@ -271,14 +397,25 @@ async fn graceful_shutdown_finishes_in_flight_calls() {
     let client = client(&server).await;
     let in_flight = {
         let client = client.clone();
-        tokio::spawn(async move { client.unary(EchoRequest { delay_ms: 300, ..req("late") }).await })
+        tokio::spawn(async move {
+            client
+                .unary(EchoRequest {
+                    delay_ms: 300,
+                    ..req("late")
+                })
+                .await
+        })
     };
     let active = server.service.active.clone();
     eventually("call started", || active.load(Ordering::SeqCst) == 1).await;
     let serve = server.shutdown();
     let response = in_flight.await.unwrap().expect("in-flight call completes");
     assert_eq!(response.get_ref().message, "late");
-    tokio::time::timeout(Duration::from_secs(5), serve).await.expect("server stops").unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), serve)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
     // Nothing listens any more: a new call fails with UNAVAILABLE.
     let status = client.unary(req("after")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status}");
@@ -303,7 +440,10 @@ async fn channel_reconnects_after_connection_loss() {
             .add_service(support::echo::pb::echo_server::EchoServer::new(service))
             .serve_with_listener(listener, std::future::pending()),
     );
-    assert_eq!(client.unary(req("again")).await.unwrap().get_ref().message, "again");
+    assert_eq!(
+        client.unary(req("again")).await.unwrap().get_ref().message,
+        "again"
+    );
     task.abort();
 }
 
@@ -312,7 +452,9 @@ async fn connect_to_nothing_is_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let status = Channel::connect(&format!("http://{addr}")).await.unwrap_err();
+    let status = Channel::connect(&format!("http://{addr}"))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     let lazy = Channel::connect_lazy(&format!("http://{addr}")).unwrap();
     let status = EchoClient::new(lazy).unary(req("x")).await.unwrap_err();

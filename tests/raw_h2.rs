@@ -10,9 +10,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use h2::client::SendRequest;
 use http::{HeaderMap, Method, Request, StatusCode};
 use prost::Message;
+use support::echo::TestServer;
 use support::echo::pb::echo_client::EchoClient;
 use support::echo::pb::{EchoRequest, EchoResponse};
-use support::echo::TestServer;
 
 async fn raw_client(server: &TestServer) -> SendRequest<Bytes> {
     let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
@@ -40,7 +40,11 @@ fn frame(flag: u8, payload: &[u8]) -> Bytes {
 }
 
 fn echo_payload(message: &str) -> Vec<u8> {
-    EchoRequest { message: message.into(), ..Default::default() }.encode_to_vec()
+    EchoRequest {
+        message: message.into(),
+        ..Default::default()
+    }
+    .encode_to_vec()
 }
 
 /// What came back: HTTP status, headers, body bytes, trailers.
@@ -55,7 +59,10 @@ impl Answer {
     /// grpc-status from the trailers, or from the head for Trailers-Only.
     fn grpc_status(&self) -> Option<String> {
         let from = |h: &HeaderMap| h.get("grpc-status").map(|v| v.to_str().unwrap().to_owned());
-        self.trailers.as_ref().and_then(from).or_else(|| from(&self.headers))
+        self.trailers
+            .as_ref()
+            .and_then(from)
+            .or_else(|| from(&self.headers))
     }
 }
 
@@ -66,7 +73,10 @@ async fn call(send: &mut SendRequest<Bytes>, request: Request<()>, chunks: Vec<B
     for (i, chunk) in chunks.into_iter().enumerate() {
         body.send_data(chunk, i + 1 == n).unwrap();
     }
-    let response = tokio::time::timeout(Duration::from_secs(5), response).await.expect("answer in time").unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("answer in time")
+        .unwrap();
     let (parts, mut recv) = response.into_parts();
     let mut bytes = Vec::new();
     while let Some(chunk) = recv.data().await {
@@ -75,13 +85,24 @@ async fn call(send: &mut SendRequest<Bytes>, request: Request<()>, chunks: Vec<B
         bytes.extend_from_slice(&chunk);
     }
     let trailers = recv.trailers().await.unwrap();
-    Answer { status: parts.status, headers: parts.headers, body: bytes, trailers }
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: bytes,
+        trailers,
+    }
 }
 
 /// A normal call on a fresh connection still succeeds.
 async fn still_serving(server: &TestServer) {
     let client = EchoClient::connect(&server.uri()).await.unwrap();
-    let reply = client.unary(EchoRequest { message: "alive".into(), ..Default::default() }).await.unwrap();
+    let reply = client
+        .unary(EchoRequest {
+            message: "alive".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(reply.get_ref().message, "alive");
 }
 
@@ -89,9 +110,17 @@ async fn still_serving(server: &TestServer) {
 async fn well_formed_raw_call_works() {
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
-    let answer = call(&mut send, grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(), vec![frame(0, &echo_payload("hi"))]).await;
+    let answer = call(
+        &mut send,
+        grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(),
+        vec![frame(0, &echo_payload("hi"))],
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.headers.get("content-type").unwrap(), "application/grpc");
+    assert_eq!(
+        answer.headers.get("content-type").unwrap(),
+        "application/grpc"
+    );
     assert_eq!(answer.grpc_status().as_deref(), Some("0"));
     // One framed EchoResponse{message:"hi"}: flag 0, length 4, field 1 "hi".
     assert_eq!(answer.body, [0, 0, 0, 0, 4, 0x0a, 2, b'h', b'i']);
@@ -101,7 +130,10 @@ async fn well_formed_raw_call_works() {
 async fn non_post_is_405() {
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
-    let request = grpc_request("/h2grpc.test.Echo/Unary").method(Method::GET).body(()).unwrap();
+    let request = grpc_request("/h2grpc.test.Echo/Unary")
+        .method(Method::GET)
+        .body(())
+        .unwrap();
     let answer = call(&mut send, request, vec![]).await;
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
     still_serving(&server).await;
@@ -136,7 +168,10 @@ async fn missing_te_is_internal() {
     let answer = call(&mut send, request, vec![frame(0, &echo_payload("x"))]).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.grpc_status().as_deref(), Some("13"));
-    assert!(answer.trailers.is_none(), "Trailers-Only: status in the head");
+    assert!(
+        answer.trailers.is_none(),
+        "Trailers-Only: status in the head"
+    );
     still_serving(&server).await;
 }
 
@@ -146,7 +181,12 @@ async fn truncated_message_is_internal() {
     let mut send = raw_client(&server).await;
     // Prefix says 100 bytes, 3 follow, then END_STREAM.
     let chunk = Bytes::from_static(&[0, 0, 0, 0, 100, 1, 2, 3]);
-    let answer = call(&mut send, grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(), vec![chunk]).await;
+    let answer = call(
+        &mut send,
+        grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(),
+        vec![chunk],
+    )
+    .await;
     assert_eq!(answer.grpc_status().as_deref(), Some("13"));
     still_serving(&server).await;
 }
@@ -156,9 +196,19 @@ async fn two_messages_on_unary_is_unimplemented() {
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
     let chunks = vec![frame(0, &echo_payload("a")), frame(0, &echo_payload("b"))];
-    let answer = call(&mut send, grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(), chunks).await;
+    let answer = call(
+        &mut send,
+        grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(),
+        chunks,
+    )
+    .await;
     assert_eq!(answer.grpc_status().as_deref(), Some("12"));
-    let answer = call(&mut send, grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(), vec![Bytes::new()]).await;
+    let answer = call(
+        &mut send,
+        grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(),
+        vec![Bytes::new()],
+    )
+    .await;
     assert_eq!(answer.grpc_status().as_deref(), Some("12"), "zero messages");
     still_serving(&server).await;
 }
@@ -168,9 +218,16 @@ async fn invalid_grpc_timeout_is_internal() {
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
     for bad in ["", "S", "1x", "123456789S", "-1S", "1.5S"] {
-        let request = grpc_request("/h2grpc.test.Echo/Unary").header("grpc-timeout", bad).body(()).unwrap();
+        let request = grpc_request("/h2grpc.test.Echo/Unary")
+            .header("grpc-timeout", bad)
+            .body(())
+            .unwrap();
         let answer = call(&mut send, request, vec![frame(0, &echo_payload("x"))]).await;
-        assert_eq!(answer.grpc_status().as_deref(), Some("13"), "grpc-timeout {bad:?}");
+        assert_eq!(
+            answer.grpc_status().as_deref(),
+            Some("13"),
+            "grpc-timeout {bad:?}"
+        );
     }
     still_serving(&server).await;
 }
@@ -179,8 +236,15 @@ async fn invalid_grpc_timeout_is_internal() {
 async fn server_enforces_grpc_timeout() {
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
-    let slow = EchoRequest { delay_ms: 10_000, ..Default::default() }.encode_to_vec();
-    let request = grpc_request("/h2grpc.test.Echo/Unary").header("grpc-timeout", "100m").body(()).unwrap();
+    let slow = EchoRequest {
+        delay_ms: 10_000,
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let request = grpc_request("/h2grpc.test.Echo/Unary")
+        .header("grpc-timeout", "100m")
+        .body(())
+        .unwrap();
     let answer = call(&mut send, request, vec![frame(0, &slow)]).await;
     assert_eq!(answer.grpc_status().as_deref(), Some("4"));
     still_serving(&server).await;
@@ -190,9 +254,19 @@ async fn server_enforces_grpc_timeout() {
 async fn compressed_flag_without_encoding_is_internal() {
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
-    let answer = call(&mut send, grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(), vec![frame(1, &echo_payload("x"))]).await;
+    let answer = call(
+        &mut send,
+        grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(),
+        vec![frame(1, &echo_payload("x"))],
+    )
+    .await;
     assert_eq!(answer.grpc_status().as_deref(), Some("13"));
-    let answer = call(&mut send, grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(), vec![frame(7, &echo_payload("x"))]).await;
+    let answer = call(
+        &mut send,
+        grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(),
+        vec![frame(7, &echo_payload("x"))],
+    )
+    .await;
     assert_eq!(answer.grpc_status().as_deref(), Some("13"));
     still_serving(&server).await;
 }
@@ -204,10 +278,22 @@ async fn oversized_prefix_is_resource_exhausted_before_the_body_arrives() {
     // Declares 1 GiB and sends only the prefix, without END_STREAM: the server
     // must answer from the prefix alone.
     let mut ready = send.clone().ready().await.unwrap();
-    let (response, mut body) = ready.send_request(grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(), false).unwrap();
-    body.send_data(Bytes::from_static(&[0, 0x40, 0, 0, 0]), false).unwrap();
-    let response = tokio::time::timeout(Duration::from_secs(5), response).await.unwrap().unwrap();
-    let status = response.headers().get("grpc-status").map(|v| v.to_str().unwrap().to_owned());
+    let (response, mut body) = ready
+        .send_request(
+            grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(),
+            false,
+        )
+        .unwrap();
+    body.send_data(Bytes::from_static(&[0, 0x40, 0, 0, 0]), false)
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .unwrap()
+        .unwrap();
+    let status = response
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(status.as_deref(), Some("8"));
     let _ = &mut send;
     still_serving(&server).await;
@@ -217,7 +303,12 @@ async fn oversized_prefix_is_resource_exhausted_before_the_body_arrives() {
 async fn invalid_protobuf_is_internal() {
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
-    let answer = call(&mut send, grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(), vec![frame(0, &[0x0a, 0x05, b'x'])]).await;
+    let answer = call(
+        &mut send,
+        grpc_request("/h2grpc.test.Echo/Unary").body(()).unwrap(),
+        vec![frame(0, &[0x0a, 0x05, b'x'])],
+    )
+    .await;
     assert_eq!(answer.grpc_status().as_deref(), Some("13"));
     still_serving(&server).await;
 }
@@ -226,8 +317,18 @@ async fn invalid_protobuf_is_internal() {
 async fn unknown_paths_are_unimplemented_trailers_only() {
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
-    for path in ["/h2grpc.test.Echo/Nope", "/no.Such/Method", "/malformed", "/a/b/c"] {
-        let answer = call(&mut send, grpc_request(path).body(()).unwrap(), vec![frame(0, &[])]).await;
+    for path in [
+        "/h2grpc.test.Echo/Nope",
+        "/no.Such/Method",
+        "/malformed",
+        "/a/b/c",
+    ] {
+        let answer = call(
+            &mut send,
+            grpc_request(path).body(()).unwrap(),
+            vec![frame(0, &[])],
+        )
+        .await;
         assert_eq!(answer.status, StatusCode::OK, "{path}");
         assert_eq!(answer.grpc_status().as_deref(), Some("12"), "{path}");
         assert!(answer.trailers.is_none(), "{path}: Trailers-Only");
@@ -240,8 +341,22 @@ async fn response_decodes_as_echo() {
     // The bytes our server sends decode with plain prost, independent of our client.
     let server = TestServer::start().await;
     let mut send = raw_client(&server).await;
-    let answer = call(&mut send, grpc_request("/h2grpc.test.Echo/ServerStream").body(()).unwrap(),
-        vec![frame(0, &EchoRequest { message: "m".into(), count: 3, ..Default::default() }.encode_to_vec())]).await;
+    let answer = call(
+        &mut send,
+        grpc_request("/h2grpc.test.Echo/ServerStream")
+            .body(())
+            .unwrap(),
+        vec![frame(
+            0,
+            &EchoRequest {
+                message: "m".into(),
+                count: 3,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        )],
+    )
+    .await;
     let mut body = &answer.body[..];
     let mut indexes = Vec::new();
     while !body.is_empty() {

@@ -56,7 +56,12 @@ impl Channel {
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
             let mut buf = BytesMut::new();
-            encode_message(&codec, &message, &mut buf, self.inner.config.max_send_message_bytes)?;
+            encode_message(
+                &codec,
+                &message,
+                &mut buf,
+                self.inner.config.max_send_message_bytes,
+            )?;
             let (response, mut send) = self.start(path, &metadata, timeout).await?;
             // A failed send shows up as the response's error, which says more.
             let _ = send.send_data(buf.freeze(), true);
@@ -77,7 +82,12 @@ impl Channel {
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
             let mut buf = BytesMut::new();
-            encode_message(&codec, &message, &mut buf, self.inner.config.max_send_message_bytes)?;
+            encode_message(
+                &codec,
+                &message,
+                &mut buf,
+                self.inner.config.max_send_message_bytes,
+            )?;
             let (response, mut send) = self.start(path, &metadata, timeout).await?;
             let _ = send.send_data(buf.freeze(), true);
             let (head, stream) = self.open::<C>(response, deadline, None).await?;
@@ -104,7 +114,9 @@ impl Channel {
             let (guard, failure) = self.pump(send, messages, codec);
             let opened = self.open::<C>(response, None, Some(guard)).await;
             let (head, mut stream) = pump_failure(&failure).map_or(opened, Err)?;
-            single(head, &mut stream).await.map_err(|e| pump_failure(&failure).unwrap_or(e))
+            single(head, &mut stream)
+                .await
+                .map_err(|e| pump_failure(&failure).unwrap_or(e))
         })
         .await
     }
@@ -145,7 +157,8 @@ impl Channel {
         parts.scheme = Some(self.inner.scheme.clone());
         parts.authority = Some(self.inner.authority.clone());
         parts.path_and_query = Some(path);
-        let uri = Uri::from_parts(parts).map_err(|e| Status::internal(format!("invalid uri: {e}")))?;
+        let uri =
+            Uri::from_parts(parts).map_err(|e| Status::internal(format!("invalid uri: {e}")))?;
         let mut request = http::Request::new(());
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
@@ -223,7 +236,12 @@ fn pump_failure(failure: &Failure) -> Option<Status> {
 /// Sends every message of `messages`, coalescing the ready ones, then half-closes.
 /// `Err` only for failures on our side (encoding, send limit); a stream the
 /// server closed just ends the pump: the response carries the server's status.
-async fn pump<C, S>(send: &mut SendStream<Bytes>, messages: S, codec: &C, max: usize) -> Result<(), Status>
+async fn pump<C, S>(
+    send: &mut SendStream<Bytes>,
+    messages: S,
+    codec: &C,
+    max: usize,
+) -> Result<(), Status>
 where
     C: Codec,
     S: Stream<Item = C::Encode>,
@@ -274,21 +292,30 @@ fn check_response_head(http_status: u16, headers: &HeaderMap) -> Result<Option<M
     }
     if http_status != 200 {
         let code = Code::from_http_status(http_status);
-        return Err(Status::new(code, format!("HTTP status {http_status} without grpc-status")));
+        return Err(Status::new(
+            code,
+            format!("HTTP status {http_status} without grpc-status"),
+        ));
     }
     match headers.get(http::header::CONTENT_TYPE) {
         Some(ct) if head::is_grpc_content_type(ct.as_bytes()) => Ok(None),
-        other => Err(Status::unknown(format!("invalid content-type {other:?} in response"))),
+        other => Err(Status::unknown(format!(
+            "invalid content-type {other:?} in response"
+        ))),
     }
 }
 
 /// Reads exactly one message, then the status (unary and client streaming).
 async fn single<T>(head: Metadata, stream: &mut Streaming<T>) -> Result<Response<T>, Status> {
     let Some(message) = stream.message().await? else {
-        return Err(Status::unimplemented("server sent OK without a response message"));
+        return Err(Status::unimplemented(
+            "server sent OK without a response message",
+        ));
     };
     if stream.message().await?.is_some() {
-        return Err(Status::unimplemented("server sent several messages on a unary response"));
+        return Err(Status::unimplemented(
+            "server sent several messages on a unary response",
+        ));
     }
     let trailers = stream.trailers().cloned().unwrap_or_default();
     Ok(Response::from_parts(head, message, trailers))

@@ -155,7 +155,10 @@ fn parse_uri(uri: &str) -> Result<(Scheme, Authority), Status> {
         Some("https") => return Err(bad("TLS is not supported yet; use http:// (h2c)")),
         Some(_) => return Err(bad("scheme must be http")),
     }
-    let authority = parsed.authority().cloned().ok_or_else(|| bad("no host:port"))?;
+    let authority = parsed
+        .authority()
+        .cloned()
+        .ok_or_else(|| bad("no host:port"))?;
     if authority.port_u16().is_none() {
         return Err(bad("no port"));
     }
@@ -175,7 +178,10 @@ impl Channel {
 
     /// A builder for non-default settings.
     pub fn builder(uri: &str) -> ChannelBuilder {
-        ChannelBuilder { uri: uri.to_owned(), config: Config::default() }
+        ChannelBuilder {
+            uri: uri.to_owned(),
+            config: Config::default(),
+        }
     }
 
     fn live(&self) -> Option<SendRequest<Bytes>> {
@@ -212,8 +218,11 @@ impl Channel {
 
     async fn dial(&self) -> Result<Connection, Status> {
         let addr = self.inner.authority.as_str();
-        let unavailable = |e: &dyn fmt::Display| Status::unavailable(format!("cannot connect to {addr}: {e}"));
-        let socket = TcpStream::connect(addr).await.map_err(|e| unavailable(&e))?;
+        let unavailable =
+            |e: &dyn fmt::Display| Status::unavailable(format!("cannot connect to {addr}: {e}"));
+        let socket = TcpStream::connect(addr)
+            .await
+            .map_err(|e| unavailable(&e))?;
         let _ = socket.set_nodelay(true);
         let config = &self.inner.config;
         let mut builder = h2::client::Builder::new();
@@ -227,8 +236,10 @@ impl Channel {
         if let Some(bytes) = config.max_header_list_bytes {
             builder.max_header_list_size(bytes);
         }
-        let (send, connection) =
-            builder.handshake::<_, Bytes>(socket).await.map_err(|e| unavailable(&e))?;
+        let (send, connection) = builder
+            .handshake::<_, Bytes>(socket)
+            .await
+            .map_err(|e| unavailable(&e))?;
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
         tokio::spawn(async move {

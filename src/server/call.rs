@@ -83,7 +83,15 @@ impl Call {
         respond: SendResponse<Bytes>,
         router: Arc<Router>,
     ) -> Call {
-        Call { path, metadata, timeout, peer, body, respond, router }
+        Call {
+            path,
+            metadata,
+            timeout,
+            peer,
+            body,
+            respond,
+            router,
+        }
     }
 
     /// Unary: one request message, one response message.
@@ -93,12 +101,19 @@ impl Call {
         F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        tokio::spawn(self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, max, request| async move {
-            let message = read_single::<C>(body, max).await?;
-            let response = guard(handler(request.call(message))).await?;
-            let (metadata, message, trailers) = response.into_parts();
-            Ok(Reply::Unary { metadata, message, trailers })
-        }));
+        tokio::spawn(self.run::<C, _, _, NoStream<C::Encode>>(
+            codec,
+            |body, max, request| async move {
+                let message = read_single::<C>(body, max).await?;
+                let response = guard(handler(request.call(message))).await?;
+                let (metadata, message, trailers) = response.into_parts();
+                Ok(Reply::Unary {
+                    metadata,
+                    message,
+                    trailers,
+                })
+            },
+        ));
     }
 
     /// Server streaming: one request message, a stream of responses.
@@ -109,12 +124,18 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        tokio::spawn(self.run::<C, _, _, S>(codec, |body, max, request| async move {
-            let message = read_single::<C>(body, max).await?;
-            let response = guard(handler(request.call(message))).await?;
-            let (metadata, stream, trailers) = response.into_parts();
-            Ok(Reply::Stream { metadata, stream, trailers })
-        }));
+        tokio::spawn(
+            self.run::<C, _, _, S>(codec, |body, max, request| async move {
+                let message = read_single::<C>(body, max).await?;
+                let response = guard(handler(request.call(message))).await?;
+                let (metadata, stream, trailers) = response.into_parts();
+                Ok(Reply::Stream {
+                    metadata,
+                    stream,
+                    trailers,
+                })
+            }),
+        );
     }
 
     /// Client streaming: a stream of requests, one response message.
@@ -124,12 +145,19 @@ impl Call {
         F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        tokio::spawn(self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, max, request| async move {
-            let streaming = Streaming::new_request::<C>(body, max);
-            let response = guard(handler(request.call(streaming))).await?;
-            let (metadata, message, trailers) = response.into_parts();
-            Ok(Reply::Unary { metadata, message, trailers })
-        }));
+        tokio::spawn(self.run::<C, _, _, NoStream<C::Encode>>(
+            codec,
+            |body, max, request| async move {
+                let streaming = Streaming::new_request::<C>(body, max);
+                let response = guard(handler(request.call(streaming))).await?;
+                let (metadata, message, trailers) = response.into_parts();
+                Ok(Reply::Unary {
+                    metadata,
+                    message,
+                    trailers,
+                })
+            },
+        ));
     }
 
     /// Bidirectional streaming: requests and responses interleave freely.
@@ -140,12 +168,18 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        tokio::spawn(self.run::<C, _, _, S>(codec, |body, max, request| async move {
-            let streaming = Streaming::new_request::<C>(body, max);
-            let response = guard(handler(request.call(streaming))).await?;
-            let (metadata, stream, trailers) = response.into_parts();
-            Ok(Reply::Stream { metadata, stream, trailers })
-        }));
+        tokio::spawn(
+            self.run::<C, _, _, S>(codec, |body, max, request| async move {
+                let streaming = Streaming::new_request::<C>(body, max);
+                let response = guard(handler(request.call(streaming))).await?;
+                let (metadata, stream, trailers) = response.into_parts();
+                Ok(Reply::Stream {
+                    metadata,
+                    stream,
+                    trailers,
+                })
+            }),
+        );
     }
 
     /// Answers `UNIMPLEMENTED` (Trailers-Only): the service has no such method.
@@ -163,10 +197,23 @@ impl Call {
         S: Stream<Item = Result<C::Encode, Status>>,
     {
         let started = std::time::Instant::now();
-        let Call { path, metadata, timeout, peer, body, respond, router } = self;
+        let Call {
+            path,
+            metadata,
+            timeout,
+            peer,
+            body,
+            respond,
+            router,
+        } = self;
         let config = &router.config;
         let deadline = timeout.map(|t| Instant::now() + t);
-        let factory = RequestFactory { metadata, timeout, deadline, peer };
+        let factory = RequestFactory {
+            metadata,
+            timeout,
+            deadline,
+            peer,
+        };
         let mut responder = Responder::new(respond);
 
         let work = work(body, config.max_recv_message_bytes, factory);
@@ -236,7 +283,13 @@ struct RequestFactory {
 
 impl RequestFactory {
     fn call<T>(self, message: T) -> Request<T> {
-        Request::from_parts(self.metadata, message, self.timeout, self.deadline, Some(self.peer))
+        Request::from_parts(
+            self.metadata,
+            message,
+            self.timeout,
+            self.deadline,
+            Some(self.peer),
+        )
     }
 }
 
@@ -245,8 +298,16 @@ type NoStream<M> = futures::stream::Empty<Result<M, Status>>;
 
 /// What a handler produced.
 enum Reply<M, S> {
-    Unary { metadata: Metadata, message: M, trailers: Metadata },
-    Stream { metadata: Metadata, stream: S, trailers: Metadata },
+    Unary {
+        metadata: Metadata,
+        message: M,
+        trailers: Metadata,
+    },
+    Stream {
+        metadata: Metadata,
+        stream: S,
+        trailers: Metadata,
+    },
 }
 
 /// Runs a handler future, turning a panic into `INTERNAL` for this call only.
@@ -262,11 +323,17 @@ async fn read_single<C: Codec>(body: RecvStream, max: usize) -> Result<C::Decode
     let mut stream = Streaming::<C::Decode>::new_request::<C>(body, max);
     let first = match stream.message().await? {
         Some(m) => m,
-        None => return Err(Status::unimplemented("expected one request message, received none")),
+        None => {
+            return Err(Status::unimplemented(
+                "expected one request message, received none",
+            ));
+        }
     };
     match stream.message().await? {
         None => Ok(first),
-        Some(_) => Err(Status::unimplemented("expected one request message, received several")),
+        Some(_) => Err(Status::unimplemented(
+            "expected one request message, received several",
+        )),
     }
 }
 
@@ -283,7 +350,11 @@ where
     S: Stream<Item = Result<C::Encode, Status>>,
 {
     match reply {
-        Reply::Unary { metadata, message, trailers } => {
+        Reply::Unary {
+            metadata,
+            message,
+            trailers,
+        } => {
             let mut buf = BytesMut::new();
             if let Err(status) = encode_message(codec, &message, &mut buf, max_send) {
                 return Ok((status, Metadata::new()));
@@ -292,7 +363,11 @@ where
             responder.send_data(buf.freeze()).await?;
             Ok((Status::ok(), trailers))
         }
-        Reply::Stream { metadata, stream, trailers } => {
+        Reply::Stream {
+            metadata,
+            stream,
+            trailers,
+        } => {
             let mut stream = pin!(stream);
             let mut buf = BytesMut::new();
             loop {
@@ -338,7 +413,11 @@ enum Next<T> {
     Reset(h2::Reason),
 }
 
-async fn flush(responder: &mut Responder, metadata: &Metadata, buf: &mut BytesMut) -> Result<(), h2::Error> {
+async fn flush(
+    responder: &mut Responder,
+    metadata: &Metadata,
+    buf: &mut BytesMut,
+) -> Result<(), h2::Error> {
     if buf.is_empty() {
         return Ok(());
     }

@@ -104,7 +104,10 @@ impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<_> = self.services.keys().collect();
         names.sort();
-        f.debug_struct("Router").field("services", &names).field("config", &self.config).finish()
+        f.debug_struct("Router")
+            .field("services", &names)
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -121,7 +124,10 @@ pub struct Server;
 impl Server {
     /// A builder with default settings and no services.
     pub fn builder() -> Builder {
-        Builder { services: HashMap::new(), config: Config::default() }
+        Builder {
+            services: HashMap::new(),
+            config: Config::default(),
+        }
     }
 }
 
@@ -135,7 +141,10 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<_> = self.services.keys().collect();
         names.sort();
-        f.debug_struct("Builder").field("services", &names).field("config", &self.config).finish()
+        f.debug_struct("Builder")
+            .field("services", &names)
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -189,7 +198,8 @@ impl Builder {
     /// Binds `addr` and serves until the process ends.
     pub async fn serve(self, addr: SocketAddr) -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
-        self.serve_with_listener(listener, std::future::pending()).await
+        self.serve_with_listener(listener, std::future::pending())
+            .await
     }
 
     /// Binds `addr` and serves until `shutdown` completes, then shuts down gracefully.
@@ -211,7 +221,10 @@ impl Builder {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let grace = self.config.grace_period;
-        let router = Arc::new(Router { services: self.services, config: self.config });
+        let router = Arc::new(Router {
+            services: self.services,
+            config: self.config,
+        });
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);

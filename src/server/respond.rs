@@ -27,7 +27,11 @@ pub(super) fn http_error(respond: &mut SendResponse<Bytes>, code: u16) {
 }
 
 /// Sends a Trailers-Only response: `:status 200`, `content-type`, the status, in one HEADERS frame.
-pub(super) fn trailers_only(respond: &mut SendResponse<Bytes>, status: &Status, trailers: &Metadata) {
+pub(super) fn trailers_only(
+    respond: &mut SendResponse<Bytes>,
+    status: &Status,
+    trailers: &Metadata,
+) {
     let mut response = Response::new(());
     let headers = response.headers_mut();
     head::response_headers(headers);
@@ -45,7 +49,10 @@ pub(super) struct Responder {
 
 impl Responder {
     pub(super) fn new(respond: SendResponse<Bytes>) -> Responder {
-        Responder { respond, stream: None }
+        Responder {
+            respond,
+            stream: None,
+        }
     }
 
     /// Sends the response head (once) with the handler's metadata.

@@ -100,18 +100,28 @@ pub fn check_request<'a>(
         None => return Err(grpc(Code::Internal, "missing te: trailers header")),
     }
     let Some((service, method)) = parse_path(path) else {
-        return Err(grpc(Code::Unimplemented, format!("malformed method path {path:?}")));
+        return Err(grpc(
+            Code::Unimplemented,
+            format!("malformed method path {path:?}"),
+        ));
     };
     let timeout = match headers.get(GRPC_TIMEOUT) {
         None => None,
         Some(value) => match timeout::decode(value.as_bytes()) {
             Ok(t) => Some(t),
             Err(e) => {
-                return Err(grpc(Code::Internal, format!("invalid grpc-timeout {value:?}: {e:?}")));
+                return Err(grpc(
+                    Code::Internal,
+                    format!("invalid grpc-timeout {value:?}: {e:?}"),
+                ));
             }
         },
     };
-    Ok(RequestHead { service, method, timeout })
+    Ok(RequestHead {
+        service,
+        method,
+        timeout,
+    })
 }
 
 fn grpc(code: Code, message: impl Into<String>) -> HeadError {
@@ -142,7 +152,10 @@ mod tests {
 
     fn grpc_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
         h.insert(header::TE, HeaderValue::from_static("trailers"));
         h
     }
@@ -171,13 +184,22 @@ mod tests {
     #[test]
     fn check_order_method_then_content_type_then_te() {
         let h = grpc_headers();
-        assert_eq!(check_request(&Method::GET, "/a.B/C", &h), Err(HeadError::Http(405)));
+        assert_eq!(
+            check_request(&Method::GET, "/a.B/C", &h),
+            Err(HeadError::Http(405))
+        );
         let mut bad_ct = h.clone();
         bad_ct.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        assert_eq!(check_request(&Method::POST, "/a.B/C", &bad_ct), Err(HeadError::Http(415)));
+        assert_eq!(
+            check_request(&Method::POST, "/a.B/C", &bad_ct),
+            Err(HeadError::Http(415))
+        );
         let mut no_ct = h.clone();
         no_ct.remove(header::CONTENT_TYPE);
-        assert_eq!(check_request(&Method::POST, "/a.B/C", &no_ct), Err(HeadError::Http(415)));
+        assert_eq!(
+            check_request(&Method::POST, "/a.B/C", &no_ct),
+            Err(HeadError::Http(415))
+        );
         let mut no_te = h.clone();
         no_te.remove(header::TE);
         match check_request(&Method::POST, "/a.B/C", &no_te) {
@@ -190,7 +212,14 @@ mod tests {
     fn valid_head() {
         let h = grpc_headers();
         let head = check_request(&Method::POST, "/pkg.Svc/Do", &h).unwrap();
-        assert_eq!(head, RequestHead { service: "pkg.Svc", method: "Do", timeout: None });
+        assert_eq!(
+            head,
+            RequestHead {
+                service: "pkg.Svc",
+                method: "Do",
+                timeout: None
+            }
+        );
     }
 
     #[test]

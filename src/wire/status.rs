@@ -202,8 +202,16 @@ impl fmt::Display for Code {
 }
 
 /// The outcome of a call: code, message, optional binary details and trailing metadata.
+///
+/// Boxed: a `Status` rides in the `Err` of every call's `Result`, and keeping it
+/// one pointer wide keeps the `Ok` path's values small.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Status {
+    inner: Box<StatusInner>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct StatusInner {
     code: Code,
     message: String,
     details: Bytes,
@@ -211,23 +219,28 @@ pub struct Status {
 }
 
 impl Status {
+    fn from_inner(inner: StatusInner) -> Status {
+        Status {
+            inner: Box::new(inner),
+        }
+    }
     /// A status with a code and message.
     pub fn new(code: Code, message: impl Into<String>) -> Status {
-        Status {
+        Status::from_inner(StatusInner {
             code,
             message: message.into(),
             details: Bytes::new(),
             metadata: Metadata::new(),
-        }
+        })
     }
     /// A status carrying `grpc-status-details-bin` (usually an encoded `google.rpc.Status`).
     pub fn with_details(code: Code, message: impl Into<String>, details: Bytes) -> Status {
-        Status {
+        Status::from_inner(StatusInner {
             code,
             message: message.into(),
             details,
             metadata: Metadata::new(),
-        }
+        })
     }
     /// `OK` with an empty message.
     pub fn ok() -> Status {
@@ -235,42 +248,42 @@ impl Status {
     }
     /// The code.
     pub fn code(&self) -> Code {
-        self.code
+        self.inner.code
     }
     /// The message (already percent-decoded).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
     /// The binary details; empty when none.
     pub fn details(&self) -> &Bytes {
-        &self.details
+        &self.inner.details
     }
     /// Trailing metadata sent or received with this status.
     pub fn metadata(&self) -> &Metadata {
-        &self.metadata
+        &self.inner.metadata
     }
     /// Mutable trailing metadata.
     pub fn metadata_mut(&mut self) -> &mut Metadata {
-        &mut self.metadata
+        &mut self.inner.metadata
     }
     /// Writes `grpc-status`, `grpc-message` (percent-encoded, omitted when empty),
     /// `grpc-status-details-bin` (base64, unpadded, omitted when empty) and the
     /// metadata into `dst`.
     pub fn encode_trailers(&self, dst: &mut HeaderMap) {
-        dst.insert(GRPC_STATUS, HeaderValue::from(self.code as i32));
-        if !self.message.is_empty() {
+        dst.insert(GRPC_STATUS, HeaderValue::from(self.inner.code as i32));
+        if !self.inner.message.is_empty() {
             // Always Ok: the encoded message is printable ASCII only.
-            if let Ok(v) = HeaderValue::from_str(&encode_message(&self.message)) {
+            if let Ok(v) = HeaderValue::from_str(&encode_message(&self.inner.message)) {
                 dst.insert(GRPC_MESSAGE, v);
             }
         }
-        if !self.details.is_empty() {
+        if !self.inner.details.is_empty() {
             // Always Ok: base64 is printable ASCII.
-            if let Ok(v) = HeaderValue::from_str(&metadata::encode_bin(&self.details)) {
+            if let Ok(v) = HeaderValue::from_str(&metadata::encode_bin(&self.inner.details)) {
                 dst.insert(GRPC_STATUS_DETAILS_BIN, v);
             }
         }
-        self.metadata.write_to(dst);
+        self.inner.metadata.write_to(dst);
     }
     /// Reads a status from trailers (or a trailers-only head). `None` when there is
     /// no `grpc-status`. Never fails on a bad `grpc-message` or details: decodes lossily.
@@ -286,17 +299,17 @@ impl Status {
             .and_then(|v| metadata::decode_bin(v.as_bytes().trim_ascii()).ok())
             .unwrap_or_default();
         let metadata = Metadata::from_headers(src.clone());
-        Some(Status {
+        Some(Status::from_inner(StatusInner {
             code,
             message,
             details,
             metadata,
-        })
+        }))
     }
 
     /// Replaces the trailing metadata (builder style).
     pub fn with_metadata(mut self, metadata: Metadata) -> Status {
-        self.metadata = metadata;
+        self.inner.metadata = metadata;
         self
     }
 
@@ -368,10 +381,10 @@ impl Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.message.is_empty() {
-            write!(f, "{}", self.code)
+        if self.inner.message.is_empty() {
+            write!(f, "{}", self.inner.code)
         } else {
-            write!(f, "{}: {}", self.code, self.message)
+            write!(f, "{}: {}", self.inner.code, self.inner.message)
         }
     }
 }

@@ -53,28 +53,44 @@ async fn behave(req: &EchoRequest) -> Result<(), Status> {
         panic!("handler asked to panic");
     }
     if req.fail_code != 0 {
-        return Err(Status::new(Code::from_i32(req.fail_code), req.fail_message.clone()));
+        return Err(Status::new(
+            Code::from_i32(req.fail_code),
+            req.fail_message.clone(),
+        ));
     }
     Ok(())
 }
 
 fn reply(req: &EchoRequest, index: u32) -> EchoResponse {
-    EchoResponse { message: req.message.clone(), index, padding: vec![0xab; req.response_bytes as usize] }
+    EchoResponse {
+        message: req.message.clone(),
+        index,
+        padding: vec![0xab; req.response_bytes as usize],
+    }
 }
 
 impl Echo for EchoService {
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
         let _guard = self.enter();
         let echo_header = request.metadata().get("x-echo").map(str::to_owned);
-        let echo_bin = request.metadata().get_bin("x-echo-bin").and_then(Result::ok);
+        let echo_bin = request
+            .metadata()
+            .get_bin("x-echo-bin")
+            .and_then(Result::ok);
         let req = request.into_inner();
         behave(&req).await?;
         let mut response = Response::new(reply(&req, 0));
         if let Some(v) = echo_header {
-            response.metadata_mut().insert("x-echo", &v).map_err(|e| Status::internal(e.to_string()))?;
+            response
+                .metadata_mut()
+                .insert("x-echo", &v)
+                .map_err(|e| Status::internal(e.to_string()))?;
         }
         if let Some(v) = echo_bin {
-            response.trailers_mut().insert_bin("x-echo-bin", v).map_err(|e| Status::internal(e.to_string()))?;
+            response
+                .trailers_mut()
+                .insert_bin("x-echo-bin", v)
+                .map_err(|e| Status::internal(e.to_string()))?;
         }
         self.finished.fetch_add(1, Ordering::SeqCst);
         Ok(response)
@@ -82,7 +98,10 @@ impl Echo for EchoService {
 
     type ServerStreamStream = BoxStream<EchoResponse>;
 
-    async fn server_stream(&self, request: Request<EchoRequest>) -> Result<Response<Self::ServerStreamStream>, Status> {
+    async fn server_stream(
+        &self,
+        request: Request<EchoRequest>,
+    ) -> Result<Response<Self::ServerStreamStream>, Status> {
         let guard = self.enter();
         let req = request.into_inner();
         let finished = self.finished.clone();
@@ -90,7 +109,10 @@ impl Echo for EchoService {
         Ok(Response::new(stream))
     }
 
-    async fn client_stream(&self, request: Request<Streaming<EchoRequest>>) -> Result<Response<EchoResponse>, Status> {
+    async fn client_stream(
+        &self,
+        request: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<EchoResponse>, Status> {
         let _guard = self.enter();
         let mut input = request.into_inner();
         let mut joined = Vec::new();
@@ -105,42 +127,56 @@ impl Echo for EchoService {
             count += 1;
         }
         self.finished.fetch_add(1, Ordering::SeqCst);
-        Ok(Response::new(EchoResponse { message: joined.join(","), index: count, padding: Vec::new() }))
+        Ok(Response::new(EchoResponse {
+            message: joined.join(","),
+            index: count,
+            padding: Vec::new(),
+        }))
     }
 
     type BidiStream = BoxStream<EchoResponse>;
 
-    async fn bidi(&self, request: Request<Streaming<EchoRequest>>) -> Result<Response<Self::BidiStream>, Status> {
+    async fn bidi(
+        &self,
+        request: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<Self::BidiStream>, Status> {
         let guard = self.enter();
         let input = request.into_inner();
         let finished = self.finished.clone();
-        let stream = futures::stream::unfold((input, 0u32, Some(guard), finished), |(mut input, i, guard, finished)| async move {
-            let guard = guard?;
-            match input.message().await {
-                Ok(Some(req)) => {
-                    if let Err(status) = behave(&req).await {
-                        return Some((Err(status), (input, i + 1, None, finished)));
+        let stream = futures::stream::unfold(
+            (input, 0u32, Some(guard), finished),
+            |(mut input, i, guard, finished)| async move {
+                let guard = guard?;
+                match input.message().await {
+                    Ok(Some(req)) => {
+                        if let Err(status) = behave(&req).await {
+                            return Some((Err(status), (input, i + 1, None, finished)));
+                        }
+                        // "stop" ends the response stream while the client may still send.
+                        if req.message == "stop" {
+                            finished.fetch_add(1, Ordering::SeqCst);
+                            return None;
+                        }
+                        Some((Ok(reply(&req, i)), (input, i + 1, Some(guard), finished)))
                     }
-                    // "stop" ends the response stream while the client may still send.
-                    if req.message == "stop" {
+                    Ok(None) => {
                         finished.fetch_add(1, Ordering::SeqCst);
-                        return None;
+                        drop(guard);
+                        None
                     }
-                    Some((Ok(reply(&req, i)), (input, i + 1, Some(guard), finished)))
+                    Err(status) => Some((Err(status), (input, i + 1, None, finished))),
                 }
-                Ok(None) => {
-                    finished.fetch_add(1, Ordering::SeqCst);
-                    drop(guard);
-                    None
-                }
-                Err(status) => Some((Err(status), (input, i + 1, None, finished))),
-            }
-        });
+            },
+        );
         Ok(Response::new(Box::pin(stream)))
     }
 }
 
-fn async_stream(req: EchoRequest, guard: ActiveGuard, finished: Arc<AtomicUsize>) -> BoxStream<EchoResponse> {
+fn async_stream(
+    req: EchoRequest,
+    guard: ActiveGuard,
+    finished: Arc<AtomicUsize>,
+) -> BoxStream<EchoResponse> {
     let stream = futures::stream::unfold((0u32, Some(guard)), move |(i, guard)| {
         let req = req.clone();
         let finished = finished.clone();
@@ -150,7 +186,8 @@ fn async_stream(req: EchoRequest, guard: ActiveGuard, finished: Arc<AtomicUsize>
                 finished.fetch_add(1, Ordering::SeqCst);
                 drop(guard);
                 if req.fail_code != 0 {
-                    let status = Status::new(Code::from_i32(req.fail_code), req.fail_message.clone());
+                    let status =
+                        Status::new(Code::from_i32(req.fail_code), req.fail_message.clone());
                     return Some((Err(status), (i + 1, None)));
                 }
                 return None;
@@ -186,7 +223,12 @@ impl TestServer {
         let handle = tokio::spawn(builder.serve_with_listener(listener, async {
             let _ = stopped.await;
         }));
-        TestServer { addr, service, stop: Some(stop), handle: Some(handle) }
+        TestServer {
+            addr,
+            service,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
     }
 
     pub fn uri(&self) -> String {

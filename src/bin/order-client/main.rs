@@ -74,11 +74,17 @@ async fn run(addr: &str, args: &[String]) -> Result<(), Failure> {
     let Some((command, rest)) = args.split_first() else {
         return Err(Failure::Usage("missing subcommand".into()));
     };
-    let uri = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+    let uri = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
     let client = OrderManagementClient::connect(&uri).await?;
     match command.as_str() {
         "get" => {
-            let [id] = rest else { return Err(Failure::Usage("get takes one ID".into())) };
+            let [id] = rest else {
+                return Err(Failure::Usage("get takes one ID".into()));
+            };
             let order = client.get_order(timed(id.clone())).await?.into_inner();
             println!("{}", order_json(&order));
         }
@@ -88,15 +94,27 @@ async fn run(addr: &str, args: &[String]) -> Result<(), Failure> {
             println!("added {id}");
         }
         "search" => {
-            let [query] = rest else { return Err(Failure::Usage("search takes one QUERY".into())) };
-            let mut found = client.search_orders(timed(query.clone())).await?.into_inner();
+            let [query] = rest else {
+                return Err(Failure::Usage("search takes one QUERY".into()));
+            };
+            let mut found = client
+                .search_orders(timed(query.clone()))
+                .await?
+                .into_inner();
             while let Some(order) = found.message().await? {
                 println!("{}", order_json(&order));
             }
         }
         "update" => {
-            let orders = if rest.is_empty() { orders_from_stdin()? } else { vec![order_from_flags(rest)?] };
-            let reply = client.update_orders(timed(futures::stream::iter(orders))).await?.into_inner();
+            let orders = if rest.is_empty() {
+                orders_from_stdin()?
+            } else {
+                vec![order_from_flags(rest)?]
+            };
+            let reply = client
+                .update_orders(timed(futures::stream::iter(orders)))
+                .await?
+                .into_inner();
             println!("updated: {reply}");
         }
         "process" => {
@@ -143,13 +161,18 @@ fn order_from_flags(args: &[String]) -> Result<Order, Failure> {
     let mut order = Order::default();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| Failure::Usage(format!("{flag} needs a value")))?.clone();
+        let value = it
+            .next()
+            .ok_or_else(|| Failure::Usage(format!("{flag} needs a value")))?
+            .clone();
         match flag.as_str() {
             "--id" => order.id = value,
             "--item" => order.items.push(value),
             "--description" => order.description = value,
             "--price" => {
-                order.price = value.parse().map_err(|_| Failure::Usage(format!("bad --price {value:?}")))?;
+                order.price = value
+                    .parse()
+                    .map_err(|_| Failure::Usage(format!("bad --price {value:?}")))?;
             }
             "--destination" => order.destination = value,
             other => return Err(Failure::Usage(format!("unknown flag {other:?}"))),
@@ -161,12 +184,22 @@ fn order_from_flags(args: &[String]) -> Result<Order, Failure> {
 fn order_from_json(line: &str) -> Result<Order, Failure> {
     let bad = |why: &str| Failure::Usage(format!("bad order JSON ({why}): {line}"));
     let value: Value = serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
-    let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let items = match value.get("items") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| bad("items must be strings")))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad("items must be strings"))
+            })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(bad("items must be an array")),
     };
@@ -174,7 +207,13 @@ fn order_from_json(line: &str) -> Result<Order, Failure> {
         None => 0.0,
         Some(p) => p.as_f64().ok_or_else(|| bad("price must be a number"))? as f32,
     };
-    Ok(Order { id: text("id"), items, description: text("description"), price, destination: text("destination") })
+    Ok(Order {
+        id: text("id"),
+        items,
+        description: text("description"),
+        price,
+        destination: text("destination"),
+    })
 }
 
 fn orders_from_stdin() -> Result<Vec<Order>, Failure> {
@@ -207,12 +246,19 @@ fn describe_details(status: &Status) -> Option<String> {
 /// Walks all five RPCs and says what happens on each.
 async fn demo(client: &OrderManagementClient) -> Result<(), Failure> {
     println!("== getOrder (unary): order 102");
-    let order = client.get_order(timed("102".to_string())).await?.into_inner();
+    let order = client
+        .get_order(timed("102".to_string()))
+        .await?
+        .into_inner();
     println!("   got {}", order_json(&order));
 
     println!("== getOrder (unary): order 999, which does not exist");
     match client.get_order(timed("999".to_string())).await {
-        Err(status) => println!("   failed as expected: {}: {}", status.code().as_str(), status.message()),
+        Err(status) => println!(
+            "   failed as expected: {}: {}",
+            status.code().as_str(),
+            status.message()
+        ),
         Ok(r) => println!("   unexpectedly got {}", order_json(r.get_ref())),
     }
 
@@ -231,7 +277,11 @@ async fn demo(client: &OrderManagementClient) -> Result<(), Failure> {
     println!("== addOrder (unary): an order with an empty id");
     match client.add_order(timed(Order::default())).await {
         Err(status) => {
-            println!("   failed as expected: {}: {}", status.code().as_str(), status.message());
+            println!(
+                "   failed as expected: {}: {}",
+                status.code().as_str(),
+                status.message()
+            );
             if let Some(details) = describe_details(&status) {
                 println!("   details: {details}");
             }
@@ -240,7 +290,10 @@ async fn demo(client: &OrderManagementClient) -> Result<(), Failure> {
     }
 
     println!("== searchOrders (server streaming): items containing \"Google\"");
-    let mut found = client.search_orders(timed("Google".to_string())).await?.into_inner();
+    let mut found = client
+        .search_orders(timed("Google".to_string()))
+        .await?
+        .into_inner();
     while let Some(order) = found.next().await {
         let order = order?;
         println!("   streamed order {}: {:?}", order.id, order.items);
@@ -248,11 +301,20 @@ async fn demo(client: &OrderManagementClient) -> Result<(), Failure> {
     println!("   stream ended with OK");
 
     println!("== updateOrders (client streaming): new prices for 102 and 103");
-    let mut o102 = client.get_order(timed("102".to_string())).await?.into_inner();
-    let mut o103 = client.get_order(timed("103".to_string())).await?.into_inner();
+    let mut o102 = client
+        .get_order(timed("102".to_string()))
+        .await?
+        .into_inner();
+    let mut o103 = client
+        .get_order(timed("103".to_string()))
+        .await?
+        .into_inner();
     o102.price = 1750.0;
     o103.price = 380.0;
-    let reply = client.update_orders(timed(futures::stream::iter(vec![o102, o103]))).await?.into_inner();
+    let reply = client
+        .update_orders(timed(futures::stream::iter(vec![o102, o103])))
+        .await?
+        .into_inner();
     println!("   server replied: {reply}");
 
     println!("== processOrders (bidirectional): ids 102 103 104 105 106");
@@ -260,7 +322,10 @@ async fn demo(client: &OrderManagementClient) -> Result<(), Failure> {
     let mut shipments = client.process_orders(timed(ids)).await?.into_inner();
     while let Some(shipment) = shipments.message().await? {
         let ids: Vec<&str> = shipment.orders_list.iter().map(|o| o.id.as_str()).collect();
-        println!("   shipment {:?} ({}): orders {:?}", shipment.id, shipment.status, ids);
+        println!(
+            "   shipment {:?} ({}): orders {:?}",
+            shipment.id, shipment.status, ids
+        );
     }
     println!("   stream ended with OK");
     Ok(())

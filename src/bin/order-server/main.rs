@@ -30,13 +30,18 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { addr: SocketAddr::from(([127, 0, 0, 1], 50051)), sample_data: true };
+    let mut args = Args {
+        addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        sample_data: true,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--addr" => {
                 let value = it.next().ok_or("--addr needs a value")?;
-                args.addr = value.parse().map_err(|e| format!("bad --addr {value:?}: {e}"))?;
+                args.addr = value
+                    .parse()
+                    .map_err(|e| format!("bad --addr {value:?}: {e}"))?;
             }
             "--no-sample-data" => args.sample_data = false,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -50,7 +55,11 @@ fn parse_args() -> Result<Args, String> {
 async fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,h2grpc::server::call=debug"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 
     let args = match parse_args() {
         Ok(args) => args,
@@ -66,11 +75,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     println!("order-server listening on {local}");
     let _ = std::io::stdout().flush();
 
-    let store = if args.sample_data { OrderStore::with_samples() } else { OrderStore::default() };
+    let store = if args.sample_data {
+        OrderStore::with_samples()
+    } else {
+        OrderStore::default()
+    };
     let served = Server::builder()
         .add_service(OrderManagementServer::new(store))
         .serve_with_listener(listener, shutdown_signal())

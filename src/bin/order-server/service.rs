@@ -30,11 +30,41 @@ impl OrderStore {
     pub fn with_samples() -> OrderStore {
         let store = OrderStore::default();
         let samples = [
-            ("102", &["Google Pixel 3A", "Mac Book Pro"][..], "Mac Book Pro", 1800.0, "Mountain View, CA"),
-            ("103", &["Apple Watch S4"][..], "Apple Watch S4", 400.0, "San Jose, CA"),
-            ("104", &["Google Home Mini", "Google Nest Hub"][..], "Google Home Mini", 400.0, "Mountain View, CA"),
-            ("105", &["Amazon Echo"][..], "Amazon Echo", 30.0, "San Jose, CA"),
-            ("106", &["Amazon Echo", "Apple iPhone XS"][..], "Amazon Echo", 300.0, "Mountain View, CA"),
+            (
+                "102",
+                &["Google Pixel 3A", "Mac Book Pro"][..],
+                "Mac Book Pro",
+                1800.0,
+                "Mountain View, CA",
+            ),
+            (
+                "103",
+                &["Apple Watch S4"][..],
+                "Apple Watch S4",
+                400.0,
+                "San Jose, CA",
+            ),
+            (
+                "104",
+                &["Google Home Mini", "Google Nest Hub"][..],
+                "Google Home Mini",
+                400.0,
+                "Mountain View, CA",
+            ),
+            (
+                "105",
+                &["Amazon Echo"][..],
+                "Amazon Echo",
+                30.0,
+                "San Jose, CA",
+            ),
+            (
+                "106",
+                &["Amazon Echo", "Apple iPhone XS"][..],
+                "Amazon Echo",
+                300.0,
+                "Mountain View, CA",
+            ),
         ];
         {
             let mut orders = store.write();
@@ -90,7 +120,11 @@ fn bad_request(field: &str, description: &str) -> Status {
             value: bad_request.encode_to_vec(),
         }],
     };
-    Status::with_details(Code::InvalidArgument, message, Bytes::from(details.encode_to_vec()))
+    Status::with_details(
+        Code::InvalidArgument,
+        message,
+        Bytes::from(details.encode_to_vec()),
+    )
 }
 
 impl OrderManagement for OrderStore {
@@ -101,7 +135,10 @@ impl OrderManagement for OrderStore {
         }
         let mut orders = self.write();
         if orders.contains_key(&order.id) {
-            return Err(Status::already_exists(format!("order {} already exists", order.id)));
+            return Err(Status::already_exists(format!(
+                "order {} already exists",
+                order.id
+            )));
         }
         let id = order.id.clone();
         orders.insert(id.clone(), order);
@@ -114,7 +151,10 @@ impl OrderManagement for OrderStore {
 
     type SearchOrdersStream = BoxStream<Order>;
 
-    async fn search_orders(&self, request: Request<String>) -> Result<Response<Self::SearchOrdersStream>, Status> {
+    async fn search_orders(
+        &self,
+        request: Request<String>,
+    ) -> Result<Response<Self::SearchOrdersStream>, Status> {
         let query = request.into_inner();
         let found: Vec<Result<Order, Status>> = self
             .read()
@@ -126,7 +166,10 @@ impl OrderManagement for OrderStore {
         Ok(Response::new(Box::pin(stream::iter(found))))
     }
 
-    async fn update_orders(&self, request: Request<Streaming<Order>>) -> Result<Response<String>, Status> {
+    async fn update_orders(
+        &self,
+        request: Request<Streaming<Order>>,
+    ) -> Result<Response<String>, Status> {
         let mut input = request.into_inner();
         let mut updated = Vec::new();
         while let Some(order) = input.message().await? {
@@ -139,7 +182,10 @@ impl OrderManagement for OrderStore {
                 None => return Err(not_found(&order.id)),
             }
         }
-        Ok(Response::new(format!("Updated orders: {}", updated.join(", "))))
+        Ok(Response::new(format!(
+            "Updated orders: {}",
+            updated.join(", ")
+        )))
     }
 
     type ProcessOrdersStream = BoxStream<CombinedShipment>;
@@ -148,8 +194,18 @@ impl OrderManagement for OrderStore {
         &self,
         request: Request<Streaming<String>>,
     ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
-        let state = Batcher { input: request.into_inner(), store: self.clone(), batch: Vec::new(), ids: 0, ready: VecDeque::new(), done: false };
-        Ok(Response::new(Box::pin(stream::unfold(state, Batcher::next))))
+        let state = Batcher {
+            input: request.into_inner(),
+            store: self.clone(),
+            batch: Vec::new(),
+            ids: 0,
+            ready: VecDeque::new(),
+            done: false,
+        };
+        Ok(Response::new(Box::pin(stream::unfold(
+            state,
+            Batcher::next,
+        ))))
     }
 }
 
@@ -193,7 +249,11 @@ impl Batcher {
         let id = format!("cmb - {}", order.destination);
         match self.batch.iter_mut().find(|s| s.id == id) {
             Some(shipment) => shipment.orders_list.push(order),
-            None => self.batch.push(CombinedShipment { id, status: "Processed!".into(), orders_list: vec![order] }),
+            None => self.batch.push(CombinedShipment {
+                id,
+                status: "Processed!".into(),
+                orders_list: vec![order],
+            }),
         }
         self.ids += 1;
         if self.ids == BATCH_SIZE {
