@@ -158,7 +158,6 @@ fn hash_of(value: impl Hash) -> u64 {
 /// The lock is released when the returned file is dropped.
 // `File::try_lock` is stable since Rust 1.89; the crate's declared MSRV predates it, but
 // integration tests run on the pinned toolchain.
-#[allow(clippy::incompatible_msrv)]
 fn lock_exclusive(path: &Path, timeout: Duration) -> File {
     let file = OpenOptions::new()
         .create(true)
