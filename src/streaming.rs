@@ -172,10 +172,10 @@ impl<T> Stream for Streaming<T> {
             if this.state == State::Done {
                 return Poll::Ready(None);
             }
-            if let Some(sleep) = this.deadline.as_mut() {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return this.fail(Status::deadline_exceeded("deadline exceeded"));
-                }
+            if let Some(sleep) = this.deadline.as_mut()
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                return this.fail(Status::deadline_exceeded("deadline exceeded"));
             }
             match this.decoder.decode() {
                 Ok(Some(frame)) => {

@@ -353,16 +353,16 @@ impl Decoder {
         if len == 0 {
             return Bytes::new();
         }
-        if let Some(front) = self.chunks.front_mut() {
-            if front.len() >= len {
-                // Zero-copy: the payload is a slice of the received chunk.
-                let payload = front.split_to(len);
-                if front.is_empty() {
-                    self.chunks.pop_front();
-                }
-                self.buffered -= len;
-                return payload;
+        if let Some(front) = self.chunks.front_mut()
+            && front.len() >= len
+        {
+            // Zero-copy: the payload is a slice of the received chunk.
+            let payload = front.split_to(len);
+            if front.is_empty() {
+                self.chunks.pop_front();
             }
+            self.buffered -= len;
+            return payload;
         }
         // The body spans chunks: one copy into a buffer of exactly `len` bytes. The
         // limit was checked and all bytes are present, so this allocation is bounded.

@@ -136,10 +136,10 @@ impl Metadata {
             if let Some(name) = name {
                 current = Some(name);
             }
-            if let Some(name) = &current {
-                if !is_dropped_on_receive(name.as_str()) {
-                    kept.append(name.clone(), value);
-                }
+            if let Some(name) = &current
+                && !is_dropped_on_receive(name.as_str())
+            {
+                kept.append(name.clone(), value);
             }
         }
         Metadata { headers: kept }

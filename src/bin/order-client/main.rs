@@ -232,11 +232,11 @@ fn describe_details(status: &Status) -> Option<String> {
     let rich = google_rpc::Status::decode(status.details().clone()).ok()?;
     let mut lines = Vec::new();
     for any in rich.details {
-        if any.type_url.ends_with("google.rpc.BadRequest") {
-            if let Ok(bad) = google_rpc::BadRequest::decode(any.value.as_slice()) {
-                for v in bad.field_violations {
-                    lines.push(format!("field violation: {} — {}", v.field, v.description));
-                }
+        if any.type_url.ends_with("google.rpc.BadRequest")
+            && let Ok(bad) = google_rpc::BadRequest::decode(any.value.as_slice())
+        {
+            for v in bad.field_violations {
+                lines.push(format!("field violation: {} — {}", v.field, v.description));
             }
         }
     }
