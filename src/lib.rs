@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod codec;
+pub use wire::compression;
 mod flow;
 mod request;
 pub mod server;
