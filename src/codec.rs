@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{self, Encoding};
 use crate::wire::frame;
 use crate::wire::status::Status;
@@ -21,9 +22,9 @@ use crate::wire::status::Status;
 /// that is (response, request), on a client (request, response).
 pub trait Codec: Default + Send + Sync + 'static {
     /// The message type this side sends.
-    type Encode: Send + 'static;
+    type Encode: Send + fmt::Debug + 'static;
     /// The message type this side receives.
-    type Decode: Send + 'static;
+    type Decode: Send + fmt::Debug + 'static;
 
     /// Appends the encoding of `item` to `dst` (which already holds the frame prefix).
     fn encode(&self, item: &Self::Encode, dst: &mut BytesMut) -> Result<(), Status>;
@@ -49,8 +50,8 @@ impl<E, D> fmt::Debug for ProstCodec<E, D> {
 
 impl<E, D> Codec for ProstCodec<E, D>
 where
-    E: prost::Message + Send + 'static,
-    D: prost::Message + Default + Send + 'static,
+    E: prost::Message + fmt::Debug + Send + 'static,
+    D: prost::Message + fmt::Debug + Default + Send + 'static,
 {
     type Encode = E;
     type Decode = D;
@@ -79,11 +80,13 @@ pub(crate) fn encode_message<C: Codec>(
     buf: &mut BytesMut,
     max: usize,
     encoding: Option<Encoding>,
+    side: Side,
 ) -> Result<(), Status> {
     let too_large = |len: usize| {
         Status::resource_exhausted(format!("message larger than max ({len} vs. {max})"))
     };
     let start = buf.len();
+    let mut plain = None;
     match encoding {
         None => {
             frame::encode_with(buf, false, |dst| codec.encode(item, dst))?;
@@ -94,15 +97,19 @@ pub(crate) fn encode_message<C: Codec>(
             }
         }
         Some(encoding) => {
-            let mut plain = BytesMut::new();
-            codec.encode(item, &mut plain)?;
-            if plain.len() > max {
-                return Err(too_large(plain.len()));
+            let mut uncompressed = BytesMut::new();
+            codec.encode(item, &mut uncompressed)?;
+            if uncompressed.len() > max {
+                return Err(too_large(uncompressed.len()));
             }
             frame::encode_with(buf, true, |dst| {
-                compression::compress(encoding, &plain, dst)
+                compression::compress(encoding, &uncompressed, dst)
             })?;
+            plain = Some(uncompressed);
         }
+    }
+    if trace::enabled() {
+        trace::message(side, Dir::Send, &buf[start..], plain.as_deref(), item);
     }
     Ok(())
 }

@@ -19,6 +19,9 @@ pub(crate) async fn send_data(
 ) -> Result<(), h2::Error> {
     if !data.is_empty() {
         stream.reserve_capacity(data.len());
+        if stream.capacity() == 0 && crate::trace::enabled() {
+            crate::trace::window_wait(data.len());
+        }
         while stream.capacity() == 0 {
             match poll_fn(|cx| stream.poll_capacity(cx)).await {
                 Some(Ok(_)) => {}

@@ -63,6 +63,7 @@ mod flow;
 mod request;
 pub mod server;
 mod streaming;
+pub mod trace;
 pub mod wire;
 
 pub use request::{IntoRequest, IntoStreamingRequest, Request, Response};

@@ -27,8 +27,9 @@ use h2::RecvStream;
 use tokio::time::{Instant, Sleep};
 
 use crate::codec::Codec;
+use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{self, Encoding};
-use crate::wire::frame::Decoder;
+use crate::wire::frame::{self, Decoder};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
 
@@ -39,7 +40,7 @@ use crate::wire::status::{Code, Status};
 pub struct Streaming<T> {
     body: RecvStream,
     decoder: Decoder,
-    decode: fn(Bytes) -> Result<T, Status>,
+    decode: DecodeFn<T>,
     /// The peer's `grpc-encoding`: how flag-1 messages are to be inflated.
     encoding: Option<Encoding>,
     /// Whether the last message handed out had the compressed flag.
@@ -72,8 +73,29 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn decode_with<C: Codec>(payload: Bytes) -> Result<C::Decode, Status> {
-    C::default().decode(payload)
+/// Decodes one message; `wire` is the payload as received, `inflated` its
+/// decompressed form when the message was compressed.
+type DecodeFn<T> = fn(Side, Bytes, Option<Bytes>) -> Result<T, Status>;
+
+fn decode_with<C: Codec>(
+    side: Side,
+    wire: Bytes,
+    inflated: Option<Bytes>,
+) -> Result<C::Decode, Status> {
+    if !trace::enabled() {
+        return C::default().decode(inflated.unwrap_or(wire));
+    }
+    let payload = inflated.clone().unwrap_or_else(|| wire.clone());
+    let decoded = C::default().decode(payload);
+    let mut framed = Vec::with_capacity(frame::HEADER_LEN + wire.len());
+    let len = u32::try_from(wire.len()).unwrap_or(u32::MAX);
+    framed.extend_from_slice(&frame::encode_header(inflated.is_some(), len));
+    framed.extend_from_slice(&wire);
+    match &decoded {
+        Ok(message) => trace::message(side, Dir::Recv, &framed, inflated.as_deref(), message),
+        Err(status) => trace::message(side, Dir::Recv, &framed, inflated.as_deref(), status),
+    }
+    decoded
 }
 
 impl<T> Streaming<T> {
@@ -151,6 +173,15 @@ impl<T> Streaming<T> {
         self.trailers.as_ref()
     }
 
+    /// Which end this stream lives on: only the client reads trailers.
+    fn side(&self) -> Side {
+        if self.expect_trailers {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
     fn fail(&mut self, status: Status) -> Poll<Option<Result<T, Status>>> {
         self.state = State::Done;
         self.deadline = None;
@@ -160,6 +191,9 @@ impl<T> Streaming<T> {
     fn poll_trailers(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
         match ready!(self.body.poll_trailers(cx)) {
             Ok(Some(trailers)) => {
+                if trace::enabled() {
+                    trace::trailers(Side::Client, Dir::Recv, &trailers);
+                }
                 self.state = State::Done;
                 self.deadline = None;
                 match Status::decode_trailers(&trailers) {
@@ -199,12 +233,13 @@ impl<T> Stream for Streaming<T> {
             match this.decoder.decode() {
                 Ok(Some(frame)) => {
                     this.last_compressed = frame.compressed;
-                    let payload = match (frame.compressed, this.encoding) {
-                        (false, _) => frame.payload,
+                    let side = this.side();
+                    let inflated = match (frame.compressed, this.encoding) {
+                        (false, _) => None,
                         (true, Some(encoding)) => {
                             let max = this.decoder.max_recv_bytes();
-                            match compression::decompress(encoding, frame.payload, max) {
-                                Ok(payload) => payload,
+                            match compression::decompress(encoding, frame.payload.clone(), max) {
+                                Ok(payload) => Some(payload),
                                 Err(status) => return this.fail(status),
                             }
                         }
@@ -215,7 +250,7 @@ impl<T> Stream for Streaming<T> {
                             return this.fail(status);
                         }
                     };
-                    return Poll::Ready(Some((this.decode)(payload)));
+                    return Poll::Ready(Some((this.decode)(side, frame.payload, inflated)));
                 }
                 Ok(None) => {}
                 Err(e) => return this.fail(e.to_status()),
@@ -241,6 +276,21 @@ impl<T> Stream for Streaming<T> {
                     }
                 }
             }
+        }
+    }
+}
+
+impl<T> Drop for Streaming<T> {
+    fn drop(&mut self) {
+        // Dropping an unfinished call's stream makes h2 reset it (the server
+        // sees RST_STREAM CANCEL and cancels its handler).
+        if self.state != State::Done && self.expect_trailers && trace::enabled() {
+            trace::reset(
+                Side::Client,
+                Dir::Send,
+                h2::Reason::CANCEL,
+                "call dropped before it ended",
+            );
         }
     }
 }

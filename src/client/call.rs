@@ -37,6 +37,7 @@ use super::Channel;
 use crate::codec::{Codec, encode_message};
 use crate::request::{Request, Response};
 use crate::streaming::{AbortOnDrop, Streaming, status_from_h2};
+use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{self, Encoding, SendCompression};
 use crate::wire::head;
 use crate::wire::metadata::Metadata;
@@ -57,19 +58,9 @@ impl Channel {
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
-            let mut buf = BytesMut::new();
-            encode_message(
-                &codec,
-                &message,
-                &mut buf,
-                self.inner.config.max_send_message_bytes,
-                compression.for_next_message(),
-            )?;
-            let (response, mut send) = self
-                .start(path, &metadata, timeout, compression.encoding)
+            let response = self
+                .send_single(path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
-            // A failed send shows up as the response's error, which says more.
-            let _ = send.send_data(buf.freeze(), true);
             let (head, mut stream) = self.open::<C>(response, None, None).await?;
             single(head, &mut stream).await
         })
@@ -87,18 +78,9 @@ impl Channel {
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
-            let mut buf = BytesMut::new();
-            encode_message(
-                &codec,
-                &message,
-                &mut buf,
-                self.inner.config.max_send_message_bytes,
-                compression.for_next_message(),
-            )?;
-            let (response, mut send) = self
-                .start(path, &metadata, timeout, compression.encoding)
+            let response = self
+                .send_single(path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
-            let _ = send.send_data(buf.freeze(), true);
             let (head, stream) = self.open::<C>(response, deadline, None).await?;
             Ok(Response::from_parts(head, stream, Metadata::new()))
         })
@@ -159,6 +141,36 @@ impl Channel {
         .await
     }
 
+    /// Opens the stream, then sends the one request message with END_STREAM
+    /// (unary and server streaming): head first, so the wire order is the trace order.
+    async fn send_single<C: Codec>(
+        &self,
+        path: &'static str,
+        metadata: &Metadata,
+        timeout: Option<Duration>,
+        compression: &SendCompression,
+        codec: &C,
+        message: &C::Encode,
+    ) -> Result<h2::client::ResponseFuture, Status> {
+        let (response, mut send) = self
+            .start(path, metadata, timeout, compression.encoding)
+            .await?;
+        let mut buf = BytesMut::new();
+        let max = self.inner.config.max_send_message_bytes;
+        // On error `send` is dropped here and h2 resets the stream it opened.
+        encode_message(
+            codec,
+            message,
+            &mut buf,
+            max,
+            compression.for_next_message(),
+            Side::Client,
+        )?;
+        // A failed send shows up as the response's error, which says more.
+        let _ = send.send_data(buf.freeze(), true);
+        Ok(response)
+    }
+
     /// Sends the request head and returns the response future and the send half.
     async fn start(
         &self,
@@ -167,12 +179,13 @@ impl Channel {
         timeout: Option<Duration>,
         encoding: Option<Encoding>,
     ) -> Result<(h2::client::ResponseFuture, SendStream<Bytes>), Status> {
-        let path = PathAndQuery::from_maybe_shared(Bytes::from_static(path.as_bytes()))
-            .map_err(|_| Status::internal(format!("invalid method path {path:?}")))?;
+        let path_and_query =
+            PathAndQuery::from_maybe_shared(Bytes::from_static(path.as_bytes()))
+                .map_err(|_| Status::internal(format!("invalid method path {path:?}")))?;
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.inner.scheme.clone());
         parts.authority = Some(self.inner.authority.clone());
-        parts.path_and_query = Some(path);
+        parts.path_and_query = Some(path_and_query);
         let uri =
             Uri::from_parts(parts).map_err(|e| Status::internal(format!("invalid uri: {e}")))?;
         let mut request = http::Request::new(());
@@ -181,6 +194,10 @@ impl Channel {
         let headers = request.headers_mut();
         head::request_headers(headers, timeout, encoding);
         metadata.write_to(headers);
+        if trace::enabled() {
+            let authority = self.inner.authority.as_str();
+            trace::request_head(Side::Client, Dir::Send, path, authority, headers);
+        }
 
         let send = self.connection().await?;
         let mut send = match send.ready().await {
@@ -206,6 +223,14 @@ impl Channel {
     ) -> Result<(Metadata, Streaming<C::Decode>), Status> {
         let response = response.await.map_err(|e| status_from_h2(&e))?;
         let (parts, body) = response.into_parts();
+        if trace::enabled() {
+            trace::response_head(
+                Side::Client,
+                Dir::Recv,
+                parts.status.as_u16(),
+                &parts.headers,
+            );
+        }
         let status = check_response_head(parts.status.as_u16(), &parts.headers)?;
         let max = self.inner.config.max_recv_message_bytes;
         match status {
@@ -297,7 +322,14 @@ where
         .await;
         let sent = match next {
             Some(Some(item)) => {
-                encode_message(codec, &item, &mut buf, max, compression.for_next_message())?;
+                encode_message(
+                    codec,
+                    &item,
+                    &mut buf,
+                    max,
+                    compression.for_next_message(),
+                    Side::Client,
+                )?;
                 if buf.len() < COALESCE_BYTES {
                     continue;
                 }
@@ -378,6 +410,16 @@ async fn with_deadline<T>(
         None => work.await,
         Some(deadline) => tokio::time::timeout_at(deadline, work)
             .await
-            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+            .unwrap_or_else(|_| {
+                if trace::enabled() {
+                    trace::reset(
+                        Side::Client,
+                        Dir::Send,
+                        h2::Reason::CANCEL,
+                        "deadline exceeded",
+                    );
+                }
+                Err(Status::deadline_exceeded("deadline exceeded"))
+            }),
     }
 }

@@ -37,6 +37,7 @@ use super::{Config, Router};
 use crate::codec::{Codec, encode_message};
 use crate::request::{Request, Response};
 use crate::streaming::Streaming;
+use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{Encoding, SendCompression};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
@@ -233,7 +234,17 @@ impl Call {
                 status.code()
             }
             // The stream failed under us (peer reset, connection gone): nothing to send.
-            Outcome::Done(Err(_)) | Outcome::Reset => Code::Cancelled,
+            Outcome::Done(Err(_)) | Outcome::Reset => {
+                if trace::enabled() {
+                    trace::reset(
+                        Side::Server,
+                        Dir::Recv,
+                        h2::Reason::CANCEL,
+                        "client went away: handler cancelled",
+                    );
+                }
+                Code::Cancelled
+            }
             Outcome::DeadlineExceeded => {
                 let status = Status::deadline_exceeded("deadline exceeded");
                 responder.finish(&status, &Metadata::new());
@@ -381,12 +392,15 @@ where
     };
     match body {
         ReplyBody::Unary(message) => {
+            // Head first: the wire (and the trace) show HEADERS before the message.
+            responder.send_head(head.metadata, head.encoding)?;
             let mut buf = BytesMut::new();
             let encoding = compression.for_next_message();
-            if let Err(status) = encode_message(codec, &message, &mut buf, max_send, encoding) {
+            if let Err(status) =
+                encode_message(codec, &message, &mut buf, max_send, encoding, Side::Server)
+            {
                 return Ok((status, Metadata::new()));
             }
-            responder.send_head(head.metadata, head.encoding)?;
             responder.send_data(buf.freeze()).await?;
             Ok((Status::ok(), trailers))
         }
@@ -404,9 +418,10 @@ where
                 .await;
                 match next {
                     Next::Item(Some(Ok(item))) => {
+                        responder.send_head(head.metadata, head.encoding)?;
                         let encoding = compression.for_next_message();
                         if let Err(status) =
-                            encode_message(codec, &item, &mut buf, max_send, encoding)
+                            encode_message(codec, &item, &mut buf, max_send, encoding, Side::Server)
                         {
                             flush(responder, &head, &mut buf).await?;
                             return Ok((status, Metadata::new()));

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use super::call::{Call, CallHead};
 use super::{Router, respond};
+use crate::trace::{self, Dir, Side};
 use crate::wire::compression::GRPC_ACCEPT_ENCODING;
 use crate::wire::head::{self, HeadError};
 use crate::wire::metadata::Metadata;
@@ -65,6 +66,9 @@ pub(super) async fn serve(
                 // A dropped sender also means "stop".
                 let _ = changed;
                 stopping = true;
+                if trace::enabled() {
+                    trace::goaway(Side::Server, Dir::Send, "NO_ERROR: graceful shutdown, in-flight calls may finish");
+                }
                 conn.graceful_shutdown();
             }
         }
@@ -79,6 +83,16 @@ fn dispatch(
     peer: SocketAddr,
 ) {
     let (parts, body) = request.into_parts();
+    if trace::enabled() {
+        let authority = parts.uri.authority().map_or("", |a| a.as_str());
+        trace::request_head(
+            Side::Server,
+            Dir::Recv,
+            parts.uri.path(),
+            authority,
+            &parts.headers,
+        );
+    }
     let checked = head::check_request(&parts.method, parts.uri.path(), &parts.headers);
     let head = match checked {
         Ok(head) => head,

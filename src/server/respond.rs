@@ -15,6 +15,7 @@ use h2::server::SendResponse;
 use h2::{Reason, SendStream};
 use http::{HeaderMap, Response, StatusCode};
 
+use crate::trace::{self, Dir, Side};
 use crate::wire::compression::Encoding;
 use crate::wire::head;
 use crate::wire::metadata::Metadata;
@@ -24,6 +25,9 @@ use crate::wire::status::Status;
 pub(super) fn http_error(respond: &mut SendResponse<Bytes>, code: u16) {
     let mut response = Response::new(());
     *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+    if trace::enabled() {
+        trace::response_head(Side::Server, Dir::Send, code, response.headers());
+    }
     let _ = respond.send_response(response, true);
 }
 
@@ -38,6 +42,9 @@ pub(super) fn trailers_only(
     head::response_headers(headers, None);
     trailers.write_to(headers);
     status.encode_trailers(headers);
+    if trace::enabled() {
+        trace::response_head(Side::Server, Dir::Send, 200, response.headers());
+    }
     let _ = respond.send_response(response, true);
 }
 
@@ -68,6 +75,9 @@ impl Responder {
         let mut response = Response::new(());
         head::response_headers(response.headers_mut(), encoding);
         metadata.write_to(response.headers_mut());
+        if trace::enabled() {
+            trace::response_head(Side::Server, Dir::Send, 200, response.headers());
+        }
         self.stream = Some(self.respond.send_response(response, false)?);
         Ok(())
     }
@@ -87,6 +97,9 @@ impl Responder {
                 let mut map = HeaderMap::new();
                 trailers.write_to(&mut map);
                 status.encode_trailers(&mut map);
+                if trace::enabled() {
+                    trace::trailers(Side::Server, Dir::Send, &map);
+                }
                 let _ = stream.send_trailers(map);
             }
             None => trailers_only(&mut self.respond, status, trailers),

@@ -9,8 +9,11 @@
 //!                                 demo
 //! ```
 //! Orders and shipments print as one JSON object per line. A failed call
-//! prints `error: CODE: message` to stderr and exits 1.
+//! prints `error: CODE: message` to stderr and exits 1. `--trace` (or
+//! `H2GRPC_TRACE=1`) prints the wire trace to stderr.
 
+#[path = "../common/logging.rs"]
+mod logging;
 #[path = "../common/pb.rs"]
 mod pb;
 
@@ -27,7 +30,7 @@ use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 use pb::google_rpc;
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT] [--trace] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
 /// Every call gets this deadline, so a stuck server cannot hang the CLI.
@@ -48,6 +51,8 @@ impl From<Status> for Failure {
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let trace = logging::trace_requested(&mut args);
+    logging::init("warn", trace);
     let mut addr = "127.0.0.1:50051".to_string();
     if args.first().map(String::as_str) == Some("--addr") {
         if args.len() < 2 {

@@ -1,12 +1,15 @@
 //! `order-server`: the OrderManagement reference server.
 //!
 //! ```text
-//! order-server [--addr HOST:PORT] [--no-sample-data]
+//! order-server [--addr HOST:PORT] [--no-sample-data] [--trace]
 //! ```
 //! Prints `order-server listening on ADDR` once bound (port 0 picks a free
 //! one), logs every call (method, status, duration; `RUST_LOG` overrides the
 //! default filter) to stderr, and stops gracefully on Ctrl-C or SIGTERM.
+//! `--trace` (or `H2GRPC_TRACE=1`) prints the wire trace to stderr.
 
+#[path = "../common/logging.rs"]
+mod logging;
 #[path = "../common/pb.rs"]
 mod pb;
 mod service;
@@ -17,24 +20,23 @@ use std::process::ExitCode;
 
 use h2grpc::server::Server;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 use pb::ecommerce::order_management_server::OrderManagementServer;
 use service::OrderStore;
 
-const USAGE: &str = "usage: order-server [--addr HOST:PORT] [--no-sample-data]";
+const USAGE: &str = "usage: order-server [--addr HOST:PORT] [--no-sample-data] [--trace]";
 
 struct Args {
     addr: SocketAddr,
     sample_data: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args(argv: Vec<String>) -> Result<Args, String> {
     let mut args = Args {
         addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
         sample_data: true,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--addr" => {
@@ -53,15 +55,11 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,h2grpc::server::call=debug"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    let trace = logging::trace_requested(&mut argv);
+    logging::init("info,h2grpc::server::call=debug", trace);
 
-    let args = match parse_args() {
+    let args = match parse_args(argv) {
         Ok(args) => args,
         Err(message) => {
             eprintln!("{message}");
