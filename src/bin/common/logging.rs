@@ -19,10 +19,8 @@ pub fn trace_requested(args: &mut Vec<String>) -> bool {
 pub fn init(default_filter: &str, trace: bool) {
     let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    if trace {
-        if let Ok(directive) = format!("{}=trace", h2grpc::trace::TARGET).parse() {
-            filter = filter.add_directive(directive);
-        }
+    if trace && let Ok(directive) = format!("{}=trace", h2grpc::trace::TARGET).parse() {
+        filter = filter.add_directive(directive);
     }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
