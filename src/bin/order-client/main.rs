@@ -22,6 +22,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt;
+use h2grpc::client::Channel;
+use h2grpc::compression::Encoding;
 use h2grpc::{Request, Status};
 use prost::Message;
 use serde_json::{Value, json};
@@ -30,7 +32,7 @@ use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 use pb::google_rpc;
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT] [--trace] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT] [--trace] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
 /// Every call gets this deadline, so a stuck server cannot hang the CLI.
@@ -52,6 +54,13 @@ impl From<Status> for Failure {
 async fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let trace = logging::trace_requested(&mut args);
+    let gzip = match args.iter().position(|a| a == "--gzip") {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    };
     logging::init("warn", trace);
     let mut addr = "127.0.0.1:50051".to_string();
     if args.first().map(String::as_str) == Some("--addr") {
@@ -62,7 +71,7 @@ async fn main() -> ExitCode {
         addr = args.remove(1);
         args.remove(0);
     }
-    match run(&addr, &args).await {
+    match run(&addr, &args, gzip).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
             eprintln!("{message}\n{USAGE}");
@@ -75,7 +84,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(addr: &str, args: &[String]) -> Result<(), Failure> {
+async fn run(addr: &str, args: &[String], gzip: bool) -> Result<(), Failure> {
     let Some((command, rest)) = args.split_first() else {
         return Err(Failure::Usage("missing subcommand".into()));
     };
@@ -84,7 +93,12 @@ async fn run(addr: &str, args: &[String]) -> Result<(), Failure> {
     } else {
         format!("http://{addr}")
     };
-    let client = OrderManagementClient::connect(&uri).await?;
+    let mut channel = Channel::builder(&uri);
+    if gzip {
+        // Every request message goes out gzip-compressed (grpc-encoding: gzip).
+        channel = channel.send_compression(Encoding::Gzip);
+    }
+    let client = OrderManagementClient::new(channel.connect().await?);
     match command.as_str() {
         "get" => {
             let [id] = rest else {

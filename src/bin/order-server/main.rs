@@ -24,17 +24,19 @@ use tokio::net::TcpListener;
 use pb::ecommerce::order_management_server::OrderManagementServer;
 use service::OrderStore;
 
-const USAGE: &str = "usage: order-server [--addr HOST:PORT] [--no-sample-data] [--trace]";
+const USAGE: &str = "usage: order-server [--addr HOST:PORT] [--no-sample-data] [--gzip] [--trace]";
 
 struct Args {
     addr: SocketAddr,
     sample_data: bool,
+    gzip: bool,
 }
 
 fn parse_args(argv: Vec<String>) -> Result<Args, String> {
     let mut args = Args {
         addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
         sample_data: true,
+        gzip: false,
     };
     let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
@@ -46,6 +48,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
                     .map_err(|e| format!("bad --addr {value:?}: {e}"))?;
             }
             "--no-sample-data" => args.sample_data = false,
+            "--gzip" => args.gzip = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -85,7 +88,12 @@ async fn main() -> ExitCode {
     } else {
         OrderStore::default()
     };
-    let served = Server::builder()
+    let mut builder = Server::builder();
+    if args.gzip {
+        // Responses go out gzip-compressed to clients that accept it.
+        builder = builder.send_compression(h2grpc::compression::Encoding::Gzip);
+    }
+    let served = builder
         .add_service(OrderManagementServer::new(store))
         .serve_with_listener(listener, shutdown_signal())
         .await;
