@@ -26,7 +26,14 @@ use std::time::Duration;
 use common::python::{run, spawn_server};
 
 /// (scenario name, order-server flags, order-client arguments, stdin)
-const SCENARIOS: &[(&str, &[&str], &[&str], Option<&str>)] = &[
+type Scenario = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    Option<&'static str>,
+);
+
+const SCENARIOS: &[Scenario] = &[
     ("unary-get", &[], &["get", "102"], None),
     ("unary-not-found", &[], &["get", "999"], None),
     (
