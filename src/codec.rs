@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::wire::compression::{self, Encoding};
 use crate::wire::frame;
 use crate::wire::status::Status;
 
@@ -68,20 +69,40 @@ where
 /// Appends one framed message (prefix + payload) to `buf`, enforcing the send
 /// limit `max` on the payload: over it, `buf` is left as it was and the call
 /// gets `RESOURCE_EXHAUSTED`.
+///
+/// With an encoding the message is encoded into a scratch buffer first and
+/// compressed into `buf` behind a prefix with flag 1; the limit applies to the
+/// uncompressed size, the one the receiver will hold.
 pub(crate) fn encode_message<C: Codec>(
     codec: &C,
     item: &C::Encode,
     buf: &mut BytesMut,
     max: usize,
+    encoding: Option<Encoding>,
 ) -> Result<(), Status> {
+    let too_large = |len: usize| {
+        Status::resource_exhausted(format!("message larger than max ({len} vs. {max})"))
+    };
     let start = buf.len();
-    frame::encode_with(buf, false, |dst| codec.encode(item, dst))?;
-    let len = buf.len() - start - frame::HEADER_LEN;
-    if len > max {
-        buf.truncate(start);
-        return Err(Status::resource_exhausted(format!(
-            "message larger than max ({len} vs. {max})"
-        )));
+    match encoding {
+        None => {
+            frame::encode_with(buf, false, |dst| codec.encode(item, dst))?;
+            let len = buf.len() - start - frame::HEADER_LEN;
+            if len > max {
+                buf.truncate(start);
+                return Err(too_large(len));
+            }
+        }
+        Some(encoding) => {
+            let mut plain = BytesMut::new();
+            codec.encode(item, &mut plain)?;
+            if plain.len() > max {
+                return Err(too_large(plain.len()));
+            }
+            frame::encode_with(buf, true, |dst| {
+                compression::compress(encoding, &plain, dst)
+            })?;
+        }
     }
     Ok(())
 }

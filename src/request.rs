@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::wire::compression::{CompressionToggle, Encoding, SendCompression};
 use crate::wire::metadata::Metadata;
 
 /// A call's input: a message (or a stream of them) plus metadata and deadline.
@@ -23,18 +24,16 @@ pub struct Request<T> {
     deadline: Option<Instant>,
     /// Server only: the peer's address.
     remote_addr: Option<SocketAddr>,
+    /// Client only: how to compress the messages sent.
+    compression: SendCompression,
+    /// Server only: whether the (single) request message arrived compressed.
+    message_compressed: bool,
 }
 
 impl<T> Request<T> {
     /// A request with no metadata and no deadline.
     pub fn new(message: T) -> Request<T> {
-        Request {
-            metadata: Metadata::new(),
-            message,
-            timeout: None,
-            deadline: None,
-            remote_addr: None,
-        }
+        Request::from_parts(Metadata::new(), message, None, None, None)
     }
 
     pub(crate) fn from_parts(
@@ -50,6 +49,8 @@ impl<T> Request<T> {
             timeout,
             deadline,
             remote_addr,
+            compression: SendCompression::default(),
+            message_compressed: false,
         }
     }
 
@@ -89,6 +90,24 @@ impl<T> Request<T> {
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
     }
+    /// Client: compress this call's messages with `encoding` (sent as `grpc-encoding`).
+    pub fn set_send_compression(&mut self, encoding: Encoding) {
+        self.compression.encoding = Some(encoding);
+    }
+    /// Client: a switch that turns compression on or off for each message that follows.
+    pub fn compression_toggle(&mut self) -> CompressionToggle {
+        self.compression
+            .toggle
+            .get_or_insert_with(CompressionToggle::default)
+            .clone()
+    }
+    /// Server: whether the request message arrived compressed (flag 1).
+    pub fn message_compressed(&self) -> bool {
+        self.message_compressed
+    }
+    pub(crate) fn set_message_compressed(&mut self, compressed: bool) {
+        self.message_compressed = compressed;
+    }
     /// Replaces the message, keeping metadata and deadline.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
         Request {
@@ -97,10 +116,12 @@ impl<T> Request<T> {
             timeout: self.timeout,
             deadline: self.deadline,
             remote_addr: self.remote_addr,
+            compression: self.compression,
+            message_compressed: self.message_compressed,
         }
     }
-    pub(crate) fn into_parts(self) -> (Metadata, T, Option<Duration>) {
-        (self.metadata, self.message, self.timeout)
+    pub(crate) fn into_parts(self) -> (Metadata, T, Option<Duration>, SendCompression) {
+        (self.metadata, self.message, self.timeout, self.compression)
     }
 }
 
@@ -110,22 +131,24 @@ pub struct Response<T> {
     metadata: Metadata,
     message: T,
     trailers: Metadata,
+    /// Server only: how to compress the messages sent.
+    compression: SendCompression,
+    /// Client only: whether the (single) response message arrived compressed.
+    message_compressed: bool,
 }
 
 impl<T> Response<T> {
     /// A response with no metadata.
     pub fn new(message: T) -> Response<T> {
-        Response {
-            metadata: Metadata::new(),
-            message,
-            trailers: Metadata::new(),
-        }
+        Response::from_parts(Metadata::new(), message, Metadata::new())
     }
     pub(crate) fn from_parts(metadata: Metadata, message: T, trailers: Metadata) -> Response<T> {
         Response {
             metadata,
             message,
             trailers,
+            compression: SendCompression::default(),
+            message_compressed: false,
         }
     }
     /// The message.
@@ -157,16 +180,37 @@ impl<T> Response<T> {
     pub fn trailers_mut(&mut self) -> &mut Metadata {
         &mut self.trailers
     }
+    /// Server: compress the response messages with `encoding`, if the client's
+    /// `grpc-accept-encoding` lists it (else they go out plain).
+    pub fn set_send_compression(&mut self, encoding: Encoding) {
+        self.compression.encoding = Some(encoding);
+    }
+    /// Server: a switch that turns compression on or off for each message that follows.
+    pub fn compression_toggle(&mut self) -> CompressionToggle {
+        self.compression
+            .toggle
+            .get_or_insert_with(CompressionToggle::default)
+            .clone()
+    }
+    /// Client: whether the response message arrived compressed (flag 1).
+    pub fn message_compressed(&self) -> bool {
+        self.message_compressed
+    }
+    pub(crate) fn set_message_compressed(&mut self, compressed: bool) {
+        self.message_compressed = compressed;
+    }
     /// Replaces the message, keeping metadata.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
         Response {
             metadata: self.metadata,
             message: f(self.message),
             trailers: self.trailers,
+            compression: self.compression,
+            message_compressed: self.message_compressed,
         }
     }
-    pub(crate) fn into_parts(self) -> (Metadata, T, Metadata) {
-        (self.metadata, self.message, self.trailers)
+    pub(crate) fn into_parts(self) -> (Metadata, T, Metadata, SendCompression) {
+        (self.metadata, self.message, self.trailers, self.compression)
     }
 }
 

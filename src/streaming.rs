@@ -27,6 +27,7 @@ use h2::RecvStream;
 use tokio::time::{Instant, Sleep};
 
 use crate::codec::Codec;
+use crate::wire::compression::{self, Encoding};
 use crate::wire::frame::Decoder;
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
@@ -39,6 +40,10 @@ pub struct Streaming<T> {
     body: RecvStream,
     decoder: Decoder,
     decode: fn(Bytes) -> Result<T, Status>,
+    /// The peer's `grpc-encoding`: how flag-1 messages are to be inflated.
+    encoding: Option<Encoding>,
+    /// Whether the last message handed out had the compressed flag.
+    last_compressed: bool,
     state: State,
     /// Client only: whether to expect trailers after the last DATA frame.
     expect_trailers: bool,
@@ -73,14 +78,20 @@ fn decode_with<C: Codec>(payload: Bytes) -> Result<C::Decode, Status> {
 
 impl<T> Streaming<T> {
     /// Server side: the client's messages, ending at its END_STREAM.
-    pub(crate) fn new_request<C>(body: RecvStream, max_recv_bytes: usize) -> Streaming<T>
+    pub(crate) fn new_request<C>(
+        body: RecvStream,
+        max_recv_bytes: usize,
+        encoding: Option<Encoding>,
+    ) -> Streaming<T>
     where
         C: Codec<Decode = T>,
     {
         Streaming {
             body,
-            decoder: Decoder::new(max_recv_bytes, false),
+            decoder: Decoder::new(max_recv_bytes, encoding.is_some()),
             decode: decode_with::<C>,
+            encoding,
+            last_compressed: false,
             state: State::ReadData,
             expect_trailers: false,
             trailers: None,
@@ -93,6 +104,7 @@ impl<T> Streaming<T> {
     pub(crate) fn new_response<C>(
         body: RecvStream,
         max_recv_bytes: usize,
+        encoding: Option<Encoding>,
         deadline: Option<Instant>,
         guard: Option<AbortOnDrop>,
         trailers_only: Option<Metadata>,
@@ -108,8 +120,10 @@ impl<T> Streaming<T> {
         };
         Streaming {
             body,
-            decoder: Decoder::new(max_recv_bytes, false),
+            decoder: Decoder::new(max_recv_bytes, encoding.is_some()),
             decode: decode_with::<C>,
+            encoding,
+            last_compressed: false,
             state,
             expect_trailers: true,
             trailers: trailers_only,
@@ -125,6 +139,11 @@ impl<T> Streaming<T> {
             Some(Err(s)) => Err(s),
             None => Ok(None),
         }
+    }
+
+    /// Whether the last message received had the compressed flag set.
+    pub fn last_message_compressed(&self) -> bool {
+        self.last_compressed
     }
 
     /// Client: the trailing metadata, once the stream has ended.
@@ -179,11 +198,24 @@ impl<T> Stream for Streaming<T> {
             }
             match this.decoder.decode() {
                 Ok(Some(frame)) => {
-                    if frame.compressed {
-                        return this
-                            .fail(Status::internal("compressed message without grpc-encoding"));
-                    }
-                    return Poll::Ready(Some((this.decode)(frame.payload)));
+                    this.last_compressed = frame.compressed;
+                    let payload = match (frame.compressed, this.encoding) {
+                        (false, _) => frame.payload,
+                        (true, Some(encoding)) => {
+                            let max = this.decoder.max_recv_bytes();
+                            match compression::decompress(encoding, frame.payload, max) {
+                                Ok(payload) => payload,
+                                Err(status) => return this.fail(status),
+                            }
+                        }
+                        // Unreachable in practice: the decoder refuses flag 1 without an encoding.
+                        (true, None) => {
+                            let status =
+                                Status::internal("compressed message without grpc-encoding");
+                            return this.fail(status);
+                        }
+                    };
+                    return Poll::Ready(Some((this.decode)(payload)));
                 }
                 Ok(None) => {}
                 Err(e) => return this.fail(e.to_status()),

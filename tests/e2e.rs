@@ -460,3 +460,72 @@ async fn connect_to_nothing_is_unavailable() {
     let status = EchoClient::new(lazy).unary(req("x")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
 }
+
+#[tokio::test]
+async fn gzip_both_ways_and_per_message_toggle() {
+    use h2grpc::compression::Encoding;
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+
+    // Compressed request; the server reports it saw flag 1, and answers gzip when asked.
+    let mut request = Request::new(req(&"compress me ".repeat(100)));
+    request.set_send_compression(Encoding::Gzip);
+    request.metadata_mut().insert("x-want-gzip", "1").unwrap();
+    let response = client.unary(request).await.unwrap();
+    assert_eq!(
+        response.metadata().get("x-request-compressed"),
+        Some("true")
+    );
+    assert!(response.message_compressed());
+    assert_eq!(response.get_ref().message, "compress me ".repeat(100));
+
+    // Same call with the toggle off: grpc-encoding is gzip but the message goes plain.
+    let mut request = Request::new(req("plain"));
+    request.set_send_compression(Encoding::Gzip);
+    request.compression_toggle().set(false);
+    let response = client.unary(request).await.unwrap();
+    assert_eq!(
+        response.metadata().get("x-request-compressed"),
+        Some("false")
+    );
+    assert!(!response.message_compressed());
+
+    // Client streaming with gzip: every message compressed, server decodes them all.
+    let mut request = Request::new(futures::stream::iter((0..5).map(|i| req(&i.to_string()))));
+    request.set_send_compression(Encoding::Gzip);
+    let response = client.client_stream(request).await.unwrap();
+    assert_eq!(response.get_ref().message, "0,1,2,3,4");
+}
+
+#[tokio::test]
+async fn server_default_gzip_only_when_client_accepts() {
+    use h2grpc::compression::Encoding;
+    let server = TestServer::start_with(|b| b.send_compression(Encoding::Gzip)).await;
+    let client = client(&server).await;
+    let response = client.unary(req("x")).await.unwrap();
+    // Our client advertises grpc-accept-encoding: gzip, so the server compresses.
+    assert!(response.message_compressed());
+    let mut stream = client
+        .server_stream(EchoRequest {
+            count: 3,
+            ..req("s")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while stream.message().await.unwrap().is_some() {
+        assert!(stream.last_message_compressed());
+    }
+}
+
+#[tokio::test]
+async fn decompressed_size_limit_applies() {
+    use h2grpc::compression::Encoding;
+    let server = TestServer::start_with(|b| b.max_recv_message_size(64 * 1024)).await;
+    let client = client(&server).await;
+    // ~1 MiB of one letter compresses to ~1 KiB: under the limit on the wire, over it inflated.
+    let mut request = Request::new(req(&"z".repeat(1 << 20)));
+    request.set_send_compression(Encoding::Gzip);
+    let status = client.unary(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+}

@@ -369,3 +369,52 @@ async fn response_decodes_as_echo() {
     assert_eq!(indexes, [0, 1, 2]);
     assert_eq!(answer.grpc_status().as_deref(), Some("0"));
 }
+
+#[tokio::test]
+async fn unknown_grpc_encoding_is_unimplemented_with_accept_list() {
+    let server = TestServer::start().await;
+    let mut send = raw_client(&server).await;
+    let request = grpc_request("/h2grpc.test.Echo/Unary")
+        .header("grpc-encoding", "snappy")
+        .body(())
+        .unwrap();
+    let answer = call(&mut send, request, vec![frame(1, b"whatever")]).await;
+    assert_eq!(answer.grpc_status().as_deref(), Some("12"));
+    assert_eq!(answer.headers.get("grpc-accept-encoding").unwrap(), "gzip");
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn gzip_flag_with_garbage_body_is_internal() {
+    let server = TestServer::start().await;
+    let mut send = raw_client(&server).await;
+    let request = grpc_request("/h2grpc.test.Echo/Unary")
+        .header("grpc-encoding", "gzip")
+        .body(())
+        .unwrap();
+    let answer = call(&mut send, request, vec![frame(1, b"not gzip at all")]).await;
+    assert_eq!(answer.grpc_status().as_deref(), Some("13"));
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn gzip_bomb_is_resource_exhausted() {
+    use std::io::Write;
+    let server = TestServer::start().await;
+    let mut send = raw_client(&server).await;
+    // 32 MiB of zeros in ~32 KiB of gzip: inflation must stop at the 4 MiB limit.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..32 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 1 << 20);
+    let request = grpc_request("/h2grpc.test.Echo/Unary")
+        .header("grpc-encoding", "gzip")
+        .body(())
+        .unwrap();
+    let answer = call(&mut send, request, vec![frame(1, &bomb)]).await;
+    assert_eq!(answer.grpc_status().as_deref(), Some("8"));
+    still_serving(&server).await;
+}

@@ -37,6 +37,7 @@ use super::Channel;
 use crate::codec::{Codec, encode_message};
 use crate::request::{Request, Response};
 use crate::streaming::{AbortOnDrop, Streaming, status_from_h2};
+use crate::wire::compression::{self, Encoding, SendCompression};
 use crate::wire::head;
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
@@ -52,7 +53,8 @@ impl Channel {
         request: Request<C::Encode>,
         codec: C,
     ) -> Result<Response<C::Decode>, Status> {
-        let (metadata, message, timeout) = request.into_parts();
+        let (metadata, message, timeout, compression) = request.into_parts();
+        let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
             let mut buf = BytesMut::new();
@@ -61,8 +63,11 @@ impl Channel {
                 &message,
                 &mut buf,
                 self.inner.config.max_send_message_bytes,
+                compression.for_next_message(),
             )?;
-            let (response, mut send) = self.start(path, &metadata, timeout).await?;
+            let (response, mut send) = self
+                .start(path, &metadata, timeout, compression.encoding)
+                .await?;
             // A failed send shows up as the response's error, which says more.
             let _ = send.send_data(buf.freeze(), true);
             let (head, mut stream) = self.open::<C>(response, None, None).await?;
@@ -78,7 +83,8 @@ impl Channel {
         request: Request<C::Encode>,
         codec: C,
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
-        let (metadata, message, timeout) = request.into_parts();
+        let (metadata, message, timeout, compression) = request.into_parts();
+        let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
             let mut buf = BytesMut::new();
@@ -87,8 +93,11 @@ impl Channel {
                 &message,
                 &mut buf,
                 self.inner.config.max_send_message_bytes,
+                compression.for_next_message(),
             )?;
-            let (response, mut send) = self.start(path, &metadata, timeout).await?;
+            let (response, mut send) = self
+                .start(path, &metadata, timeout, compression.encoding)
+                .await?;
             let _ = send.send_data(buf.freeze(), true);
             let (head, stream) = self.open::<C>(response, deadline, None).await?;
             Ok(Response::from_parts(head, stream, Metadata::new()))
@@ -107,11 +116,14 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let (metadata, messages, timeout) = request.into_parts();
+        let (metadata, messages, timeout, compression) = request.into_parts();
+        let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
-            let (response, send) = self.start(path, &metadata, timeout).await?;
-            let (guard, failure) = self.pump(send, messages, codec);
+            let (response, send) = self
+                .start(path, &metadata, timeout, compression.encoding)
+                .await?;
+            let (guard, failure) = self.pump(send, messages, codec, compression);
             let opened = self.open::<C>(response, None, Some(guard)).await;
             let (head, mut stream) = pump_failure(&failure).map_or(opened, Err)?;
             single(head, &mut stream)
@@ -132,11 +144,14 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let (metadata, messages, timeout) = request.into_parts();
+        let (metadata, messages, timeout, compression) = request.into_parts();
+        let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
-            let (response, send) = self.start(path, &metadata, timeout).await?;
-            let (guard, failure) = self.pump(send, messages, codec);
+            let (response, send) = self
+                .start(path, &metadata, timeout, compression.encoding)
+                .await?;
+            let (guard, failure) = self.pump(send, messages, codec, compression);
             let opened = self.open::<C>(response, deadline, Some(guard)).await;
             let (head, stream) = pump_failure(&failure).map_or(opened, Err)?;
             Ok(Response::from_parts(head, stream, Metadata::new()))
@@ -150,6 +165,7 @@ impl Channel {
         path: &'static str,
         metadata: &Metadata,
         timeout: Option<Duration>,
+        encoding: Option<Encoding>,
     ) -> Result<(h2::client::ResponseFuture, SendStream<Bytes>), Status> {
         let path = PathAndQuery::from_maybe_shared(Bytes::from_static(path.as_bytes()))
             .map_err(|_| Status::internal(format!("invalid method path {path:?}")))?;
@@ -163,7 +179,7 @@ impl Channel {
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        head::request_headers(headers, timeout);
+        head::request_headers(headers, timeout, encoding);
         metadata.write_to(headers);
 
         let send = self.connection().await?;
@@ -195,11 +211,20 @@ impl Channel {
         match status {
             // Trailers-Only with OK: an empty stream.
             Some(trailers) => {
-                let stream = Streaming::new_response::<C>(body, max, None, guard, Some(trailers));
+                let stream =
+                    Streaming::new_response::<C>(body, max, None, None, guard, Some(trailers));
                 Ok((Metadata::new(), stream))
             }
             None => {
-                let stream = Streaming::new_response::<C>(body, max, deadline, guard, None);
+                // The server's grpc-encoding says how its flag-1 messages are compressed.
+                let encoding = compression::negotiate(
+                    parts
+                        .headers
+                        .get(compression::GRPC_ENCODING)
+                        .map(|v| v.as_bytes()),
+                )?;
+                let stream =
+                    Streaming::new_response::<C>(body, max, encoding, deadline, guard, None);
                 Ok((Metadata::from_headers(parts.headers), stream))
             }
         }
@@ -207,7 +232,21 @@ impl Channel {
 
     /// Spawns the task that sends the request stream; returns its abort guard
     /// and a slot where it leaves a status if it failed on our side.
-    fn pump<C, S>(&self, send: SendStream<Bytes>, messages: S, codec: C) -> (AbortOnDrop, Failure)
+    /// The call's own setting, else the channel's default.
+    fn compression_for(&self, mut compression: SendCompression) -> SendCompression {
+        if compression.encoding.is_none() {
+            compression.encoding = self.inner.config.send_compression;
+        }
+        compression
+    }
+
+    fn pump<C, S>(
+        &self,
+        send: SendStream<Bytes>,
+        messages: S,
+        codec: C,
+        compression: SendCompression,
+    ) -> (AbortOnDrop, Failure)
     where
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
@@ -217,7 +256,7 @@ impl Channel {
         let max = self.inner.config.max_send_message_bytes;
         let task = tokio::spawn(async move {
             let mut send = send;
-            if let Err(status) = pump(&mut send, messages, &codec, max).await {
+            if let Err(status) = pump(&mut send, messages, &codec, max, &compression).await {
                 *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
                 send.send_reset(h2::Reason::CANCEL);
             }
@@ -241,6 +280,7 @@ async fn pump<C, S>(
     messages: S,
     codec: &C,
     max: usize,
+    compression: &SendCompression,
 ) -> Result<(), Status>
 where
     C: Codec,
@@ -257,7 +297,7 @@ where
         .await;
         let sent = match next {
             Some(Some(item)) => {
-                encode_message(codec, &item, &mut buf, max)?;
+                encode_message(codec, &item, &mut buf, max, compression.for_next_message())?;
                 if buf.len() < COALESCE_BYTES {
                     continue;
                 }
@@ -312,13 +352,16 @@ async fn single<T>(head: Metadata, stream: &mut Streaming<T>) -> Result<Response
             "server sent OK without a response message",
         ));
     };
+    let compressed = stream.last_message_compressed();
     if stream.message().await?.is_some() {
         return Err(Status::unimplemented(
             "server sent several messages on a unary response",
         ));
     }
     let trailers = stream.trailers().cloned().unwrap_or_default();
-    Ok(Response::from_parts(head, message, trailers))
+    let mut response = Response::from_parts(head, message, trailers);
+    response.set_message_compressed(compressed);
+    Ok(response)
 }
 
 fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {

@@ -21,6 +21,7 @@ use h2::client::SendRequest;
 use http::uri::{Authority, Scheme};
 use tokio::net::TcpStream;
 
+use crate::wire::compression::Encoding;
 use crate::wire::frame::DEFAULT_MAX_RECV_BYTES;
 use crate::wire::status::Status;
 
@@ -40,6 +41,8 @@ pub(crate) struct Config {
     pub(crate) connection_window_bytes: u32,
     pub(crate) max_frame_bytes: Option<u32>,
     pub(crate) max_header_list_bytes: Option<u32>,
+    /// Default `grpc-encoding` for calls that set none.
+    pub(crate) send_compression: Option<Encoding>,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             connection_window_bytes: DEFAULT_CONNECTION_WINDOW_BYTES,
             max_frame_bytes: None,
             max_header_list_bytes: None,
+            send_compression: None,
         }
     }
 }
@@ -123,6 +127,11 @@ impl ChannelBuilder {
     /// HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE we accept.
     pub fn max_header_list_size(mut self, bytes: u32) -> Self {
         self.config.max_header_list_bytes = Some(bytes);
+        self
+    }
+    /// Compresses every call's messages with `encoding` unless the call sets its own.
+    pub fn send_compression(mut self, encoding: Encoding) -> Self {
+        self.config.send_compression = Some(encoding);
         self
     }
     /// Connects now; fails with `UNAVAILABLE` if the server cannot be reached.

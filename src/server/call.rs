@@ -29,13 +29,15 @@ use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, Stream};
 use h2::RecvStream;
 use h2::server::SendResponse;
+use http::HeaderValue;
 use tokio::time::Instant;
 
-use super::Router;
 use super::respond::Responder;
+use super::{Config, Router};
 use crate::codec::{Codec, encode_message};
 use crate::request::{Request, Response};
 use crate::streaming::Streaming;
+use crate::wire::compression::{Encoding, SendCompression};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
 
@@ -46,21 +48,30 @@ const COALESCE_BYTES: usize = 32 * 1024;
 /// One incoming call, handed to a generated service adapter, which picks the
 /// pattern by calling one of the methods below.
 pub struct Call {
-    path: String,
-    metadata: Metadata,
-    timeout: Option<Duration>,
-    peer: SocketAddr,
+    head: CallHead,
     body: RecvStream,
     respond: SendResponse<Bytes>,
     router: Arc<Router>,
 }
 
+/// What the connection task learned from the request head.
+pub(super) struct CallHead {
+    pub(super) path: String,
+    pub(super) metadata: Metadata,
+    pub(super) timeout: Option<Duration>,
+    pub(super) peer: SocketAddr,
+    /// The client's `grpc-encoding`: how its flag-1 messages are compressed.
+    pub(super) encoding: Option<Encoding>,
+    /// The client's `grpc-accept-encoding`: what we may compress responses with.
+    pub(super) accept_encoding: Option<HeaderValue>,
+}
+
 impl fmt::Debug for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
-            .field("path", &self.path)
-            .field("timeout", &self.timeout)
-            .field("peer", &self.peer)
+            .field("path", &self.head.path)
+            .field("timeout", &self.head.timeout)
+            .field("peer", &self.head.peer)
             .finish_non_exhaustive()
     }
 }
@@ -75,19 +86,13 @@ enum Outcome<T> {
 
 impl Call {
     pub(super) fn new(
-        path: String,
-        metadata: Metadata,
-        timeout: Option<Duration>,
-        peer: SocketAddr,
+        head: CallHead,
         body: RecvStream,
         respond: SendResponse<Bytes>,
         router: Arc<Router>,
     ) -> Call {
         Call {
-            path,
-            metadata,
-            timeout,
-            peer,
+            head,
             body,
             respond,
             router,
@@ -101,19 +106,13 @@ impl Call {
         F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        tokio::spawn(self.run::<C, _, _, NoStream<C::Encode>>(
-            codec,
-            |body, max, request| async move {
-                let message = read_single::<C>(body, max).await?;
-                let response = guard(handler(request.call(message))).await?;
-                let (metadata, message, trailers) = response.into_parts();
-                Ok(Reply::Unary {
-                    metadata,
-                    message,
-                    trailers,
-                })
-            },
-        ));
+        tokio::spawn(
+            self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
+                let request = factory.read_single::<C>(body).await?;
+                let response = guard(handler(request)).await?;
+                Ok(Reply::unary(response))
+            }),
+        );
     }
 
     /// Server streaming: one request message, a stream of responses.
@@ -124,18 +123,11 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        tokio::spawn(
-            self.run::<C, _, _, S>(codec, |body, max, request| async move {
-                let message = read_single::<C>(body, max).await?;
-                let response = guard(handler(request.call(message))).await?;
-                let (metadata, stream, trailers) = response.into_parts();
-                Ok(Reply::Stream {
-                    metadata,
-                    stream,
-                    trailers,
-                })
-            }),
-        );
+        tokio::spawn(self.run::<C, _, _, S>(codec, |body, factory| async move {
+            let request = factory.read_single::<C>(body).await?;
+            let response = guard(handler(request)).await?;
+            Ok(Reply::stream(response))
+        }));
     }
 
     /// Client streaming: a stream of requests, one response message.
@@ -145,19 +137,12 @@ impl Call {
         F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        tokio::spawn(self.run::<C, _, _, NoStream<C::Encode>>(
-            codec,
-            |body, max, request| async move {
-                let streaming = Streaming::new_request::<C>(body, max);
-                let response = guard(handler(request.call(streaming))).await?;
-                let (metadata, message, trailers) = response.into_parts();
-                Ok(Reply::Unary {
-                    metadata,
-                    message,
-                    trailers,
-                })
-            },
-        ));
+        tokio::spawn(
+            self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
+                let response = guard(handler(factory.streaming::<C>(body))).await?;
+                Ok(Reply::unary(response))
+            }),
+        );
     }
 
     /// Bidirectional streaming: requests and responses interleave freely.
@@ -168,23 +153,15 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        tokio::spawn(
-            self.run::<C, _, _, S>(codec, |body, max, request| async move {
-                let streaming = Streaming::new_request::<C>(body, max);
-                let response = guard(handler(request.call(streaming))).await?;
-                let (metadata, stream, trailers) = response.into_parts();
-                Ok(Reply::Stream {
-                    metadata,
-                    stream,
-                    trailers,
-                })
-            }),
-        );
+        tokio::spawn(self.run::<C, _, _, S>(codec, |body, factory| async move {
+            let response = guard(handler(factory.streaming::<C>(body))).await?;
+            Ok(Reply::stream(response))
+        }));
     }
 
     /// Answers `UNIMPLEMENTED` (Trailers-Only): the service has no such method.
     pub fn unimplemented(mut self) {
-        let status = Status::unimplemented(format!("unknown method {}", self.path));
+        let status = Status::unimplemented(format!("unknown method {}", self.head.path));
         super::respond::trailers_only(&mut self.respond, &status, &Metadata::new());
     }
 
@@ -192,20 +169,25 @@ impl Call {
     async fn run<C, W, WFut, S>(self, codec: C, work: W)
     where
         C: Codec,
-        W: FnOnce(RecvStream, usize, RequestFactory) -> WFut,
+        W: FnOnce(RecvStream, RequestFactory) -> WFut,
         WFut: Future<Output = Result<Reply<C::Encode, S>, Status>>,
         S: Stream<Item = Result<C::Encode, Status>>,
     {
         let started = std::time::Instant::now();
         let Call {
-            path,
-            metadata,
-            timeout,
-            peer,
+            head,
             body,
             respond,
             router,
         } = self;
+        let CallHead {
+            path,
+            metadata,
+            timeout,
+            peer,
+            encoding,
+            accept_encoding,
+        } = head;
         let config = &router.config;
         let deadline = timeout.map(|t| Instant::now() + t);
         let factory = RequestFactory {
@@ -213,10 +195,12 @@ impl Call {
             timeout,
             deadline,
             peer,
+            max_recv_bytes: config.max_recv_message_bytes,
+            encoding,
         };
         let mut responder = Responder::new(respond);
 
-        let work = work(body, config.max_recv_message_bytes, factory);
+        let work = work(body, factory);
         // Phase 1: the request is read and the handler runs. The work does not
         // touch the responder, so a client reset can be watched alongside it.
         let handled = tokio::select! {
@@ -228,7 +212,8 @@ impl Call {
         // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
         let outcome = match handled {
             Outcome::Done(Ok(reply)) => {
-                let send = send_reply(&mut responder, &codec, reply, config.max_send_message_bytes);
+                let accepts = accept_encoding.as_ref().map(HeaderValue::as_bytes);
+                let send = send_reply(&mut responder, &codec, reply, config, accepts);
                 match deadline {
                     None => Outcome::Done(send.await),
                     Some(deadline) => match tokio::time::timeout_at(deadline, send).await {
@@ -279,6 +264,9 @@ struct RequestFactory {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     peer: SocketAddr,
+    max_recv_bytes: usize,
+    /// The client's `grpc-encoding`.
+    encoding: Option<Encoding>,
 }
 
 impl RequestFactory {
@@ -291,23 +279,67 @@ impl RequestFactory {
             Some(self.peer),
         )
     }
+
+    fn streaming<C: Codec>(self, body: RecvStream) -> Request<Streaming<C::Decode>> {
+        let streaming = Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding);
+        self.call(streaming)
+    }
+
+    /// Reads exactly one request message, then END_STREAM (unary and server streaming).
+    async fn read_single<C: Codec>(self, body: RecvStream) -> Result<Request<C::Decode>, Status> {
+        let mut stream = Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding);
+        let Some(message) = stream.message().await? else {
+            return Err(Status::unimplemented(
+                "expected one request message, received none",
+            ));
+        };
+        let compressed = stream.last_message_compressed();
+        if stream.message().await?.is_some() {
+            return Err(Status::unimplemented(
+                "expected one request message, received several",
+            ));
+        }
+        let mut request = self.call(message);
+        request.set_message_compressed(compressed);
+        Ok(request)
+    }
 }
 
 /// The stream type of replies that have none (unary and client streaming).
 type NoStream<M> = futures::stream::Empty<Result<M, Status>>;
 
 /// What a handler produced.
-enum Reply<M, S> {
-    Unary {
-        metadata: Metadata,
-        message: M,
-        trailers: Metadata,
-    },
-    Stream {
-        metadata: Metadata,
-        stream: S,
-        trailers: Metadata,
-    },
+struct Reply<M, S> {
+    metadata: Metadata,
+    body: ReplyBody<M, S>,
+    trailers: Metadata,
+    compression: SendCompression,
+}
+
+enum ReplyBody<M, S> {
+    Unary(M),
+    Stream(S),
+}
+
+impl<M, S> Reply<M, S> {
+    fn unary(response: Response<M>) -> Reply<M, S> {
+        let (metadata, message, trailers, compression) = response.into_parts();
+        Reply {
+            metadata,
+            body: ReplyBody::Unary(message),
+            trailers,
+            compression,
+        }
+    }
+    fn stream(response: Response<S>) -> Reply<M, S> {
+        let (metadata, stream, trailers, compression) = response.into_parts();
+        Reply {
+            metadata,
+            body: ReplyBody::Stream(stream),
+            trailers,
+            compression,
+        }
+    }
 }
 
 /// Runs a handler future, turning a panic into `INTERNAL` for this call only.
@@ -318,56 +350,47 @@ async fn guard<T>(handler: impl Future<Output = Result<T, Status>>) -> Result<T,
     }
 }
 
-/// Reads exactly one request message, then END_STREAM (unary and server streaming).
-async fn read_single<C: Codec>(body: RecvStream, max: usize) -> Result<C::Decode, Status> {
-    let mut stream = Streaming::<C::Decode>::new_request::<C>(body, max);
-    let first = match stream.message().await? {
-        Some(m) => m,
-        None => {
-            return Err(Status::unimplemented(
-                "expected one request message, received none",
-            ));
-        }
-    };
-    match stream.message().await? {
-        None => Ok(first),
-        Some(_) => Err(Status::unimplemented(
-            "expected one request message, received several",
-        )),
-    }
-}
-
 /// Sends the handler's reply; returns the final status and trailers to send.
 /// `Err` means the stream itself failed (reset or connection lost).
 async fn send_reply<C, S>(
     responder: &mut Responder,
     codec: &C,
     reply: Reply<C::Encode, S>,
-    max_send: usize,
+    config: &Config,
+    client_accepts: Option<&[u8]>,
 ) -> Result<(Status, Metadata), h2::Error>
 where
     C: Codec,
     S: Stream<Item = Result<C::Encode, Status>>,
 {
-    match reply {
-        Reply::Unary {
-            metadata,
-            message,
-            trailers,
-        } => {
+    let Reply {
+        metadata,
+        body,
+        trailers,
+        mut compression,
+    } = reply;
+    let max_send = config.max_send_message_bytes;
+    // doc/compression.md: compress only with an encoding the client said it accepts.
+    compression.encoding = compression
+        .encoding
+        .or(config.send_compression)
+        .filter(|e| *e != Encoding::Identity && e.is_accepted_by(client_accepts));
+    let head = Head {
+        metadata: &metadata,
+        encoding: compression.encoding,
+    };
+    match body {
+        ReplyBody::Unary(message) => {
             let mut buf = BytesMut::new();
-            if let Err(status) = encode_message(codec, &message, &mut buf, max_send) {
+            let encoding = compression.for_next_message();
+            if let Err(status) = encode_message(codec, &message, &mut buf, max_send, encoding) {
                 return Ok((status, Metadata::new()));
             }
-            responder.send_head(&metadata)?;
+            responder.send_head(head.metadata, head.encoding)?;
             responder.send_data(buf.freeze()).await?;
             Ok((Status::ok(), trailers))
         }
-        Reply::Stream {
-            metadata,
-            stream,
-            trailers,
-        } => {
+        ReplyBody::Stream(stream) => {
             let mut stream = pin!(stream);
             let mut buf = BytesMut::new();
             loop {
@@ -381,29 +404,38 @@ where
                 .await;
                 match next {
                     Next::Item(Some(Ok(item))) => {
-                        if let Err(status) = encode_message(codec, &item, &mut buf, max_send) {
-                            flush(responder, &metadata, &mut buf).await?;
+                        let encoding = compression.for_next_message();
+                        if let Err(status) =
+                            encode_message(codec, &item, &mut buf, max_send, encoding)
+                        {
+                            flush(responder, &head, &mut buf).await?;
                             return Ok((status, Metadata::new()));
                         }
                         if buf.len() >= COALESCE_BYTES {
-                            flush(responder, &metadata, &mut buf).await?;
+                            flush(responder, &head, &mut buf).await?;
                         }
                     }
                     Next::Item(Some(Err(status))) => {
-                        flush(responder, &metadata, &mut buf).await?;
+                        flush(responder, &head, &mut buf).await?;
                         return Ok((status, trailers));
                     }
                     Next::Item(None) => {
-                        flush(responder, &metadata, &mut buf).await?;
+                        flush(responder, &head, &mut buf).await?;
                         return Ok((Status::ok(), trailers));
                     }
                     Next::Reset(reason) => return Err(h2::Error::from(reason)),
                     // Nothing more ready: send what we have.
-                    Next::Flush => flush(responder, &metadata, &mut buf).await?,
+                    Next::Flush => flush(responder, &head, &mut buf).await?,
                 }
             }
         }
     }
+}
+
+/// What the response head carries, sent with the first message.
+struct Head<'a> {
+    metadata: &'a Metadata,
+    encoding: Option<Encoding>,
 }
 
 /// One step of the streaming send loop.
@@ -415,12 +447,12 @@ enum Next<T> {
 
 async fn flush(
     responder: &mut Responder,
-    metadata: &Metadata,
+    head: &Head<'_>,
     buf: &mut BytesMut,
 ) -> Result<(), h2::Error> {
     if buf.is_empty() {
         return Ok(());
     }
-    responder.send_head(metadata)?;
+    responder.send_head(head.metadata, head.encoding)?;
     responder.send_data(buf.split().freeze()).await
 }

@@ -15,8 +15,9 @@ use h2::server::SendResponse;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::call::Call;
+use super::call::{Call, CallHead};
 use super::{Router, respond};
+use crate::wire::compression::GRPC_ACCEPT_ENCODING;
 use crate::wire::head::{self, HeadError};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::Status;
@@ -96,15 +97,14 @@ fn dispatch(
         return;
     };
     let method = head.method.to_owned();
-    let timeout = head.timeout;
-    let call = Call::new(
-        parts.uri.path().to_owned(),
-        Metadata::from_headers(parts.headers),
-        timeout,
+    let call_head = CallHead {
+        path: parts.uri.path().to_owned(),
+        timeout: head.timeout,
         peer,
-        body,
-        respond,
-        router.clone(),
-    );
+        encoding: head.encoding,
+        accept_encoding: parts.headers.get(GRPC_ACCEPT_ENCODING).cloned(),
+        metadata: Metadata::from_headers(parts.headers),
+    };
+    let call = Call::new(call_head, body, respond, router.clone());
     service.call(&method, call);
 }

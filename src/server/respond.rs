@@ -15,6 +15,7 @@ use h2::server::SendResponse;
 use h2::{Reason, SendStream};
 use http::{HeaderMap, Response, StatusCode};
 
+use crate::wire::compression::Encoding;
 use crate::wire::head;
 use crate::wire::metadata::Metadata;
 use crate::wire::status::Status;
@@ -34,7 +35,7 @@ pub(super) fn trailers_only(
 ) {
     let mut response = Response::new(());
     let headers = response.headers_mut();
-    head::response_headers(headers);
+    head::response_headers(headers, None);
     trailers.write_to(headers);
     status.encode_trailers(headers);
     let _ = respond.send_response(response, true);
@@ -56,12 +57,16 @@ impl Responder {
     }
 
     /// Sends the response head (once) with the handler's metadata.
-    pub(super) fn send_head(&mut self, metadata: &Metadata) -> Result<(), h2::Error> {
+    pub(super) fn send_head(
+        &mut self,
+        metadata: &Metadata,
+        encoding: Option<Encoding>,
+    ) -> Result<(), h2::Error> {
         if self.stream.is_some() {
             return Ok(());
         }
         let mut response = Response::new(());
-        head::response_headers(response.headers_mut());
+        head::response_headers(response.headers_mut(), encoding);
         metadata.write_to(response.headers_mut());
         self.stream = Some(self.respond.send_response(response, false)?);
         Ok(())

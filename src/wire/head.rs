@@ -19,13 +19,15 @@
 //! The server checks a head in this order, and each failure has one answer:
 //! wrong `:method` → HTTP 405; wrong `content-type` → HTTP 415 (the spec's
 //! "SHOULD respond with HTTP status of 415"); then, at the gRPC level, a bad
-//! `te`, `:path` or `grpc-timeout` → `INTERNAL` as a trailers-only response,
-//! which is what gRPC C-core answers for the same heads.
+//! `te` or `grpc-timeout` → `INTERNAL`, a malformed `:path` or an unknown
+//! `grpc-encoding` → `UNIMPLEMENTED`, each as a trailers-only response, which
+//! is what gRPC C-core answers for the same heads.
 
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, header};
 
+use super::compression::{self, ACCEPT_ENCODING, Encoding, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use super::status::{Code, Status};
 use super::timeout;
 
@@ -79,6 +81,8 @@ pub struct RequestHead<'a> {
     pub method: &'a str,
     /// The decoded `grpc-timeout`, if any.
     pub timeout: Option<Duration>,
+    /// The client's `grpc-encoding` (`None` for identity).
+    pub encoding: Option<Encoding>,
 }
 
 /// Checks a request head, in the order documented at the top of this module.
@@ -117,10 +121,13 @@ pub fn check_request<'a>(
             }
         },
     };
+    let encoding = compression::negotiate(headers.get(GRPC_ENCODING).map(|v| v.as_bytes()))
+        .map_err(HeadError::Grpc)?;
     Ok(RequestHead {
         service,
         method,
         timeout,
+        encoding,
     })
 }
 
@@ -128,16 +135,34 @@ fn grpc(code: Code, message: impl Into<String>) -> HeadError {
     HeadError::Grpc(Status::new(code, message))
 }
 
-/// The fixed headers of a response head (`:status` is set by the caller's HTTP layer).
-pub fn response_headers(dst: &mut HeaderMap) {
+/// The fixed headers of a response head (`:status` is set by the caller's HTTP
+/// layer), with `grpc-encoding` when the messages may be compressed. Every
+/// response says what we accept, so a client whose `grpc-encoding` we
+/// refused learns what to use instead (doc/compression.md).
+pub fn response_headers(dst: &mut HeaderMap, encoding: Option<Encoding>) {
     dst.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Some(encoding) = encoding {
+        dst.insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
+    }
+    dst.insert(
+        GRPC_ACCEPT_ENCODING,
+        HeaderValue::from_static(ACCEPT_ENCODING),
+    );
 }
 
-/// The fixed headers of a request head, plus `grpc-timeout` when a deadline is set.
-pub fn request_headers(dst: &mut HeaderMap, timeout: Option<Duration>) {
+/// The fixed headers of a request head, plus `grpc-timeout` when a deadline is
+/// set and `grpc-encoding` when messages may be compressed.
+pub fn request_headers(dst: &mut HeaderMap, timeout: Option<Duration>, encoding: Option<Encoding>) {
     dst.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     dst.insert(header::TE, HeaderValue::from_static(TE_TRAILERS));
     dst.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    if let Some(encoding) = encoding {
+        dst.insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
+    }
+    dst.insert(
+        GRPC_ACCEPT_ENCODING,
+        HeaderValue::from_static(ACCEPT_ENCODING),
+    );
     if let Some(t) = timeout {
         // The encoder emits only digits and a unit letter, always a valid header value.
         if let Ok(v) = HeaderValue::from_str(&timeout::encode(t)) {
@@ -217,9 +242,23 @@ mod tests {
             RequestHead {
                 service: "pkg.Svc",
                 method: "Do",
-                timeout: None
+                timeout: None,
+                encoding: None
             }
         );
+    }
+
+    #[test]
+    fn unknown_encoding_is_unimplemented_gzip_accepted() {
+        let mut h = grpc_headers();
+        h.insert(GRPC_ENCODING, HeaderValue::from_static("snappy"));
+        match check_request(&Method::POST, "/a.B/C", &h) {
+            Err(HeadError::Grpc(s)) => assert_eq!(s.code(), Code::Unimplemented),
+            other => panic!("{other:?}"),
+        }
+        h.insert(GRPC_ENCODING, HeaderValue::from_static("gzip"));
+        let head = check_request(&Method::POST, "/a.B/C", &h).unwrap();
+        assert_eq!(head.encoding, Some(Encoding::Gzip));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | [`timeout`] | `grpc-timeout` | PROTOCOL-HTTP2.md "Timeout" |
 //! | [`head`] | request/response heads: `:path`, `content-type`, `te` | PROTOCOL-HTTP2.md "Requests" |
 
+pub mod compression;
 pub mod frame;
 pub mod head;
 pub mod metadata;

@@ -77,9 +77,22 @@ impl Echo for EchoService {
             .metadata()
             .get_bin("x-echo-bin")
             .and_then(Result::ok);
+        let want_gzip = request.metadata().get("x-want-gzip").is_some();
+        let flag = if request.message_compressed() {
+            "true"
+        } else {
+            "false"
+        };
         let req = request.into_inner();
         behave(&req).await?;
         let mut response = Response::new(reply(&req, 0));
+        if want_gzip {
+            response.set_send_compression(h2grpc::compression::Encoding::Gzip);
+        }
+        response
+            .metadata_mut()
+            .insert("x-request-compressed", flag)
+            .map_err(|e| Status::internal(e.to_string()))?;
         if let Some(v) = echo_header {
             response
                 .metadata_mut()
