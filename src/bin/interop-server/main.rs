@@ -12,7 +12,6 @@
 #[path = "../common/interop_pb.rs"]
 mod pb;
 
-mod compression;
 mod service;
 
 use std::io::Write;

@@ -8,7 +8,7 @@
 //! | `CacheableUnaryCall`  | CacheableUnaryCall (timestamp payload, `cache-control` header)  |
 //! | `StreamingOutputCall` | StreamingOutputCall, `interval_us`, per-message compression, Echo Status/Metadata |
 //! | `StreamingInputCall`  | StreamingInputCall, CompressedRequest per message               |
-//! | `FullDuplexCall`      | FullDuplexCall, `interval_us`, Echo Status/Metadata             |
+//! | `FullDuplexCall`      | FullDuplexCall, `interval_us`, per-message compression, Echo Status/Metadata |
 //! | `HalfDuplexCall`      | buffers every request until half-close, then answers in order   |
 //! | `UnimplementedCall`   | `UNIMPLEMENTED`                                                 |
 //!
@@ -19,15 +19,22 @@
 //! `x-grpc-test-echo-trailing-bin` in the trailers. A call that fails before
 //! sending a message answers Trailers-Only (PROTOCOL-HTTP2.md "Responses"),
 //! whose single HEADERS frame then carries both.
+//!
+//! Compression (doc/compression.md): `response_compressed` asks for a gzip
+//! unary response; on streams every call is set up for gzip and each
+//! `ResponseParameters.compressed` flips the per-message toggle before its
+//! message. The runtime sends everything plain to a client whose
+//! `grpc-accept-encoding` lacks gzip. `expect_compressed` is checked against
+//! the received message's compressed flag.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::{StreamExt, stream};
+use h2grpc::compression::{CompressionToggle, Encoding};
 use h2grpc::{BoxStream, Code, Metadata, Request, Response, Status, Streaming};
 
-use crate::compression;
 use crate::pb::grpc_testing::test_service_server::TestService;
 use crate::pb::grpc_testing::{
     BoolValue, EchoStatus, Empty, Payload, PayloadType, ResponseParameters, SimpleRequest,
@@ -64,7 +71,7 @@ impl TestService for InteropService {
         request: Request<SimpleRequest>,
     ) -> Result<Response<SimpleResponse>, Status> {
         let echo = Echo::from_request(request.metadata())?;
-        let compressed = compression::request_compressed(&request);
+        let compressed = request.message_compressed();
         let req = request.into_inner();
         let reply = (|| {
             echo_status(req.response_status.as_ref())?;
@@ -77,7 +84,10 @@ impl TestService for InteropService {
         match reply {
             Ok(message) => {
                 let mut response = echo.respond(message);
-                compression::compress_response(&mut response, flag(&req.response_compressed));
+                // CompressedResponse; the runtime sends it plain if the client does not accept gzip.
+                if flag(&req.response_compressed) {
+                    response.set_send_compression(Encoding::Gzip);
+                }
                 Ok(response)
             }
             Err(status) => Err(echo.fail(status)),
@@ -121,15 +131,12 @@ impl TestService for InteropService {
             steps_of(&req)
         })()
         .map_err(|status| echo.fail(status))?;
-        let toggle = compression::Toggle::new();
-        let sender = toggle.clone();
+        let (response, toggle) = compressed_stream_response(&echo);
         let responses = stream::iter(steps).then(move |step| {
-            let toggle = sender.clone();
+            let toggle = toggle.clone();
             async move { Ok(step.send(&toggle).await) }
         });
-        let mut response = echo.respond(responses.boxed());
-        toggle.attach(&mut response);
-        Ok(response)
+        Ok(response.map(|()| responses.boxed()))
     }
 
     async fn streaming_input_call(
@@ -141,7 +148,7 @@ impl TestService for InteropService {
         let total = async {
             let mut total = 0usize;
             while let Some(req) = input.message().await? {
-                let compressed = compression::last_message_compressed(&input);
+                let compressed = input.last_message_compressed();
                 check_compressed(req.expect_compressed.as_ref(), compressed)?;
                 total += req.payload.map_or(0, |p| p.body.len());
             }
@@ -162,19 +169,17 @@ impl TestService for InteropService {
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<Self::FullDuplexCallStream>, Status> {
         let echo = Echo::from_request(request.metadata())?;
-        let toggle = compression::Toggle::new();
+        let (response, toggle) = compressed_stream_response(&echo);
         let duplex = Duplex {
             input: request.into_inner(),
             pending: VecDeque::new(),
             sent_any: false,
             done: false,
-            echo: echo.clone(),
-            toggle: toggle.clone(),
+            echo,
+            toggle,
         };
         let responses = stream::unfold(duplex, Duplex::next);
-        let mut response = echo.respond(responses.boxed());
-        toggle.attach(&mut response);
-        Ok(response)
+        Ok(response.map(|()| responses.boxed()))
     }
 
     type HalfDuplexCallStream = BoxStream<StreamingOutputCallResponse>;
@@ -209,17 +214,14 @@ impl TestService for InteropService {
         {
             return Err(echo.fail(status));
         }
-        let toggle = compression::Toggle::new();
-        let sender = toggle.clone();
+        let (response, toggle) = compressed_stream_response(&echo);
         let responses = stream::iter(steps)
             .then(move |step| {
-                let toggle = sender.clone();
+                let toggle = toggle.clone();
                 async move { Ok(step.send(&toggle).await) }
             })
             .chain(stream::iter(ending.map(Err)));
-        let mut response = echo.respond(responses.boxed());
-        toggle.attach(&mut response);
-        Ok(response)
+        Ok(response.map(|()| responses.boxed()))
     }
 
     async fn unimplemented_call(
@@ -242,7 +244,7 @@ struct Duplex {
     sent_any: bool,
     done: bool,
     echo: Echo,
-    toggle: compression::Toggle,
+    toggle: CompressionToggle,
 }
 
 impl Duplex {
@@ -296,7 +298,7 @@ struct Step {
 
 impl Step {
     /// Observes `interval_us` (a sleep *before* the response), then builds it.
-    async fn send(self, toggle: &compression::Toggle) -> StreamingOutputCallResponse {
+    async fn send(self, toggle: &CompressionToggle) -> StreamingOutputCallResponse {
         if !self.interval.is_zero() {
             tokio::time::sleep(self.interval).await;
         }
@@ -305,6 +307,16 @@ impl Step {
             payload: Some(zeros(self.size)),
         }
     }
+}
+
+/// The response of a streaming call, set up for per-message compression:
+/// gzip on the call (if the client accepts it), each message's flag decided by
+/// the toggle its [`Step`] sets just before the message is yielded.
+fn compressed_stream_response(echo: &Echo) -> (Response<()>, CompressionToggle) {
+    let mut response = echo.respond(());
+    response.set_send_compression(Encoding::Gzip);
+    let toggle = response.compression_toggle();
+    (response, toggle)
 }
 
 /// The responses a streaming request asks for, validated before any is sent.
