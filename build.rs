@@ -4,6 +4,7 @@
 //! - `order_management.proto`: the reference application (src/bin/order-*).
 //! - `google/rpc/*.proto`: the rich error model the order service uses.
 //! - `h2grpc/test.proto`: the service the end-to-end tests drive.
+//! - `grpc/testing/*.proto`: the standard interop `TestService` (src/bin/interop-*).
 
 fn main() -> std::io::Result<()> {
     h2grpc_build::compile_protos(
@@ -12,6 +13,9 @@ fn main() -> std::io::Result<()> {
             "proto/google/rpc/status.proto",
             "proto/google/rpc/error_details.proto",
             "proto/h2grpc/test.proto",
+            "proto/grpc/testing/empty.proto",
+            "proto/grpc/testing/messages.proto",
+            "proto/grpc/testing/test.proto",
         ],
         &["proto"],
     )
