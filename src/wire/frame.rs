@@ -205,6 +205,13 @@ enum State {
     Failed(FrameError),
 }
 
+/// Chunks shorter than this that queue behind others are copied together rather
+/// than kept one handle each: copying 1 KiB costs less than a queue entry per tiny frame.
+pub const SMALL_CHUNK_BYTES: usize = 1024;
+
+/// How many chunks may wait as handles before small ones are copied together.
+pub const QUEUED_CHUNKS_BEFORE_COPY: usize = 8;
+
 /// Streaming decoder: DATA chunks in, frames out.
 ///
 /// Errors are sticky: once [`decode`](Decoder::decode) has returned an error, the
@@ -215,7 +222,9 @@ enum State {
 pub struct Decoder {
     /// Received chunks, oldest first, none empty; kept as-is so payloads can be slices of them.
     chunks: VecDeque<Bytes>,
-    /// Sum of the chunk lengths, so "are N bytes here?" costs nothing.
+    /// Small chunks that arrived behind others, copied together (see [`Decoder::push`]).
+    tail: BytesMut,
+    /// Sum of the chunk and tail lengths, so "are N bytes here?" costs nothing.
     buffered: usize,
     /// Position in the current message.
     state: State,
@@ -230,6 +239,7 @@ impl Decoder {
     pub fn new(max_recv_bytes: usize, compression_negotiated: bool) -> Decoder {
         Decoder {
             chunks: VecDeque::new(),
+            tail: BytesMut::new(),
             buffered: 0,
             state: State::ReadHeader,
             max_recv_bytes,
@@ -237,7 +247,15 @@ impl Decoder {
         }
     }
 
-    /// Queues one received chunk (zero-copy: the chunk is kept, not copied).
+    /// Queues one received chunk.
+    ///
+    /// A chunk is kept as it is (zero-copy) when few are waiting or it is at
+    /// least [`SMALL_CHUNK_BYTES`] long. Smaller chunks that arrive behind
+    /// [`QUEUED_CHUNKS_BEFORE_COPY`] others are copied into one growing buffer
+    /// instead: a peer that splits a
+    /// message into thousands of 1-byte DATA frames would otherwise make us hold
+    /// a handle (and the h2 buffer behind it) per byte, many times the message
+    /// size. This way memory stays within about twice the message.
     ///
     /// Empty chunks are skipped; after an error, chunks are dropped (see [`Decoder`]).
     pub fn push(&mut self, chunk: Bytes) {
@@ -245,7 +263,20 @@ impl Decoder {
             return;
         }
         self.buffered += chunk.len();
-        self.chunks.push_back(chunk);
+        let crowded = self.chunks.len() >= QUEUED_CHUNKS_BEFORE_COPY || !self.tail.is_empty();
+        if chunk.len() < SMALL_CHUNK_BYTES && crowded {
+            self.tail.extend_from_slice(&chunk);
+        } else {
+            self.flush_tail();
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    /// Moves the copied small chunks into the queue (zero-copy `freeze`).
+    fn flush_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
     }
 
     /// The next complete frame, `Ok(None)` when more bytes are needed.
@@ -257,6 +288,7 @@ impl Decoder {
                     if self.buffered < HEADER_LEN {
                         return Ok(None);
                     }
+                    self.flush_tail();
                     let mut header = [0; HEADER_LEN];
                     self.copy_out(&mut header);
                     self.state = match self.parse_header(header) {
@@ -264,6 +296,7 @@ impl Decoder {
                         Err(err) => {
                             // Nothing after a bad prefix can be framed; free it now.
                             self.chunks.clear();
+                            self.tail = BytesMut::new();
                             self.buffered = 0;
                             State::Failed(err)
                         }
@@ -273,6 +306,7 @@ impl Decoder {
                     if self.buffered < len {
                         return Ok(None);
                     }
+                    self.flush_tail();
                     let payload = self.take(len);
                     self.state = State::ReadHeader;
                     return Ok(Some(Frame {
@@ -693,6 +727,32 @@ mod tests {
         assert_eq!(dec.decode(), Err(FrameError::InvalidFlag(2)));
         assert_eq!(dec.buffered(), 0);
         assert_eq!(dec.finish(), Err(FrameError::InvalidFlag(2)));
+    }
+
+    #[test]
+    fn tiny_chunks_do_not_pile_up_handles() {
+        // One 10 000-byte message fed 1 byte at a time, the way a hostile peer
+        // could send 1-byte DATA frames: the queue must stay a few entries long.
+        let mut wire = BytesMut::new();
+        encode(&mut wire, false, &[7u8; 10_000]);
+        let wire = wire.freeze();
+        let mut dec = Decoder::new(DEFAULT_MAX_RECV_BYTES, false);
+        let mut max_queue = 0;
+        let mut frames = Vec::new();
+        for i in 0..wire.len() {
+            dec.push(wire.slice(i..i + 1));
+            max_queue = max_queue.max(dec.chunks.len());
+            if let Some(f) = dec.decode().unwrap() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].payload.len(), 10_000);
+        assert!(
+            max_queue <= QUEUED_CHUNKS_BEFORE_COPY + 1,
+            "queue grew to {max_queue} entries"
+        );
+        assert_eq!(dec.finish(), Ok(()));
     }
 
     #[test]
