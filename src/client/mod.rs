@@ -15,12 +15,14 @@ mod call;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::SendRequest;
 use http::uri::{Authority, Scheme};
 use tokio::net::TcpStream;
 
+use crate::streaming::AbortOnDrop;
 use crate::wire::compression::Encoding;
 use crate::wire::frame::DEFAULT_MAX_RECV_BYTES;
 use crate::wire::status::Status;
@@ -43,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) max_header_list_bytes: Option<u32>,
     /// Default `grpc-encoding` for calls that set none.
     pub(crate) send_compression: Option<Encoding>,
+    pub(crate) keepalive_interval: Option<Duration>,
+    pub(crate) keepalive_timeout: Duration,
 }
 
 impl Default for Config {
@@ -55,6 +59,8 @@ impl Default for Config {
             max_frame_bytes: None,
             max_header_list_bytes: None,
             send_compression: None,
+            keepalive_interval: None,
+            keepalive_timeout: crate::server::DEFAULT_KEEPALIVE_TIMEOUT,
         }
     }
 }
@@ -132,6 +138,19 @@ impl ChannelBuilder {
     /// Compresses every call's messages with `encoding` unless the call sets its own.
     pub fn send_compression(mut self, encoding: Encoding) -> Self {
         self.config.send_compression = Some(encoding);
+        self
+    }
+    /// Pings the server this often; a ping unanswered within the keepalive
+    /// timeout closes the connection and its calls fail with `UNAVAILABLE`
+    /// (doc/keepalive.md). Servers refuse pings more often than they permit
+    /// (5 min by default). Default: off.
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.config.keepalive_interval = Some(interval);
+        self
+    }
+    /// How long a keepalive ping may go unanswered (default 20 s).
+    pub fn keepalive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.keepalive_timeout = timeout;
         self
     }
     /// Connects now; fails with `UNAVAILABLE` if the server cannot be reached.
@@ -245,17 +264,29 @@ impl Channel {
         if let Some(bytes) = config.max_header_list_bytes {
             builder.max_header_list_size(bytes);
         }
-        let (send, connection) = builder
+        let (send, mut connection) = builder
             .handshake::<_, Bytes>(socket)
             .await
             .map_err(|e| unavailable(&e))?;
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
+        let (dead_tx, dead) = tokio::sync::oneshot::channel();
+        let pinger = match (config.keepalive_interval, connection.ping_pong()) {
+            (Some(interval), Some(ping_pong)) => Some(AbortOnDrop(tokio::spawn(
+                crate::server::ping_loop(ping_pong, interval, config.keepalive_timeout, dead_tx),
+            ))),
+            _ => None,
+        };
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(target: "h2grpc::client", error = %e, "connection ended");
+            tokio::select! {
+                ended = connection => if let Err(e) = ended {
+                    tracing::debug!(target: "h2grpc::client", error = %e, "connection ended");
+                },
+                // No PING ACK in time: drop the connection, failing its calls.
+                Ok(()) = dead => tracing::debug!(target: "h2grpc::client", "keepalive timeout: connection closed"),
             }
             flag.store(true, Ordering::Release);
+            drop(pinger);
         });
         Ok(Connection { send, closed })
     }

@@ -32,6 +32,7 @@ use h2::server::SendResponse;
 use http::HeaderValue;
 use tokio::time::Instant;
 
+use super::connection::ActiveCall;
 use super::respond::Responder;
 use super::{Config, Router};
 use crate::codec::{Codec, encode_message};
@@ -65,6 +66,8 @@ pub(super) struct CallHead {
     pub(super) encoding: Option<Encoding>,
     /// The client's `grpc-accept-encoding`: what we may compress responses with.
     pub(super) accept_encoding: Option<HeaderValue>,
+    /// Keeps the call counted as open on its connection.
+    pub(super) _active: ActiveCall,
 }
 
 impl fmt::Debug for Call {
@@ -188,6 +191,7 @@ impl Call {
             peer,
             encoding,
             accept_encoding,
+            _active,
         } = head;
         let config = &router.config;
         let deadline = timeout.map(|t| Instant::now() + t);

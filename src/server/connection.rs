@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use h2::RecvStream;
@@ -16,7 +17,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::call::{Call, CallHead};
+use super::keepalive::{self, Tap, TapSignals};
 use super::{Router, respond};
+use crate::streaming::AbortOnDrop;
 use crate::trace::{self, Dir, Side};
 use crate::wire::compression::GRPC_ACCEPT_ENCODING;
 use crate::wire::head::{self, HeadError};
@@ -41,21 +44,47 @@ pub(super) async fn serve(
     if let Some(bytes) = config.max_frame_bytes {
         builder.max_frame_size(bytes);
     }
-    let mut conn = match builder.handshake::<_, Bytes>(socket).await {
-        Ok(conn) => conn,
-        Err(e) => {
+    let signals = Arc::new(TapSignals::default());
+    let socket = Tap::new(socket, config.ping_policy, signals.clone());
+    // A peer that connects and says nothing must not hold a task forever.
+    let handshake = tokio::time::timeout(
+        config.handshake_timeout,
+        builder.handshake::<_, Bytes>(socket),
+    );
+    let mut conn = match handshake.await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
             tracing::debug!(target: "h2grpc::server", %peer, error = %e, "handshake failed");
             return;
         }
+        Err(_) => {
+            tracing::debug!(target: "h2grpc::server", %peer, "no HTTP/2 preface in time");
+            return;
+        }
     };
+    let (ping_dead_tx, mut ping_dead) = tokio::sync::oneshot::channel::<()>();
+    let _pinger =
+        match (config.keepalive_interval, conn.ping_pong()) {
+            (Some(interval), Some(ping_pong)) => Some(AbortOnDrop(tokio::spawn(
+                keepalive::ping_loop(ping_pong, interval, config.keepalive_timeout, ping_dead_tx),
+            ))),
+            _ => None,
+        };
     let mut stopping = *stop.borrow();
     if stopping {
         conn.graceful_shutdown();
     }
+    let mut idle_check = config.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t)));
     loop {
         tokio::select! {
             accepted = conn.accept() => match accepted {
-                Some(Ok((request, respond))) => dispatch(&router, request, respond, peer),
+                Some(Ok((request, respond))) => {
+                    let active = ActiveCall::new(signals.clone());
+                    dispatch(&router, request, respond, peer, active);
+                    if let (Some(sleep), Some(t)) = (idle_check.as_mut(), config.idle_timeout) {
+                        sleep.as_mut().reset(tokio::time::Instant::now() + t);
+                    }
+                }
                 Some(Err(e)) => {
                     tracing::debug!(target: "h2grpc::server", %peer, error = %e, "connection error");
                     break;
@@ -71,7 +100,57 @@ pub(super) async fn serve(
                 }
                 conn.graceful_shutdown();
             }
+            () = signals.notify.notified() => {
+                // doc/keepalive.md: a client pinging too often gets GOAWAY ENHANCE_YOUR_CALM.
+                tracing::debug!(target: "h2grpc::server", %peer, "too_many_pings: GOAWAY ENHANCE_YOUR_CALM");
+                if trace::enabled() {
+                    trace::goaway(Side::Server, Dir::Send, "ENHANCE_YOUR_CALM: too_many_pings");
+                }
+                stopping = true;
+                conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+            }
+            _ = &mut ping_dead => {
+                // No PING ACK within the keepalive timeout: the peer or the path is gone.
+                tracing::debug!(target: "h2grpc::server", %peer, "keepalive timeout: closing connection");
+                break;
+            }
+            () = async {
+                match idle_check.as_mut() {
+                    Some(sleep) => sleep.as_mut().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let t = config.idle_timeout.unwrap_or_default();
+                if signals.active_calls.load(Ordering::Acquire) == 0 && !stopping {
+                    tracing::debug!(target: "h2grpc::server", %peer, "idle: GOAWAY");
+                    if trace::enabled() {
+                        trace::goaway(Side::Server, Dir::Send, "NO_ERROR: connection idle");
+                    }
+                    stopping = true;
+                    conn.graceful_shutdown();
+                }
+                if let Some(sleep) = idle_check.as_mut() {
+                    sleep.as_mut().reset(tokio::time::Instant::now() + t);
+                }
+            }
         }
+    }
+}
+
+/// Counts a call as open on its connection until dropped (idle timeout and
+/// ping enforcement both need to know whether calls are open).
+pub(super) struct ActiveCall(Arc<TapSignals>);
+
+impl ActiveCall {
+    fn new(signals: Arc<TapSignals>) -> ActiveCall {
+        signals.active_calls.fetch_add(1, Ordering::AcqRel);
+        ActiveCall(signals)
+    }
+}
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        self.0.active_calls.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -81,6 +160,7 @@ fn dispatch(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
     peer: SocketAddr,
+    active: ActiveCall,
 ) {
     let (parts, body) = request.into_parts();
     if trace::enabled() {
@@ -118,6 +198,7 @@ fn dispatch(
         encoding: head.encoding,
         accept_encoding: parts.headers.get(GRPC_ACCEPT_ENCODING).cloned(),
         metadata: Metadata::from_headers(parts.headers),
+        _active: active,
     };
     let call = Call::new(call_head, body, respond, router.clone());
     service.call(&method, call);

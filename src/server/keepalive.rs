@@ -32,7 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 /// Early PINGs tolerated before GOAWAY (grpc-go's `maxPingStrikes`).
-pub const MAX_PING_STRIKES: u32 = 2;
+pub(crate) const MAX_PING_STRIKES: u32 = 2;
 
 /// The client connection preface (RFC 9113 §3.4), which precedes the first frame.
 const PREFACE_LEN: usize = 24;
@@ -64,12 +64,20 @@ pub(crate) struct FrameScanner {
 impl FrameScanner {
     /// A scanner for bytes a client sends (they start with the preface).
     pub(crate) fn client_to_server() -> FrameScanner {
-        FrameScanner { skip: PREFACE_LEN, header: [0; FRAME_HEADER_LEN], filled: 0 }
+        FrameScanner {
+            skip: PREFACE_LEN,
+            header: [0; FRAME_HEADER_LEN],
+            filled: 0,
+        }
     }
 
     /// A scanner for bytes a server sends (frames from the first byte).
     pub(crate) fn server_to_client() -> FrameScanner {
-        FrameScanner { skip: 0, header: [0; FRAME_HEADER_LEN], filled: 0 }
+        FrameScanner {
+            skip: 0,
+            header: [0; FRAME_HEADER_LEN],
+            filled: 0,
+        }
     }
 
     /// Feeds bytes; calls `seen` for every complete frame header.
@@ -89,7 +97,31 @@ impl FrameScanner {
                 let h = self.header;
                 self.skip = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
                 self.filled = 0;
-                seen(FrameHead { kind: h[3], flags: h[4] });
+                seen(FrameHead {
+                    kind: h[3],
+                    flags: h[4],
+                });
+            }
+        }
+    }
+}
+
+/// Sends a PING every `interval`; if one is not acknowledged within `timeout`,
+/// reports the connection dead through `dead` and stops. Used by both ends.
+pub(crate) async fn ping_loop(
+    mut ping_pong: h2::PingPong,
+    interval: Duration,
+    timeout: Duration,
+    dead: tokio::sync::oneshot::Sender<()>,
+) {
+    loop {
+        tokio::time::sleep(interval).await;
+        match tokio::time::timeout(timeout, ping_pong.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_pong)) => {}
+            // An h2 error means the connection is already gone; a timeout means it should be.
+            Ok(Err(_)) | Err(_) => {
+                let _ = dead.send(());
+                return;
             }
         }
     }
@@ -114,7 +146,11 @@ pub(crate) struct PingEnforcer {
 
 impl PingEnforcer {
     pub(crate) fn new(policy: PingPolicy) -> PingEnforcer {
-        PingEnforcer { policy, last_ping: None, strikes: 0 }
+        PingEnforcer {
+            policy,
+            last_ping: None,
+            strikes: 0,
+        }
     }
 
     /// A PING arrived at `now`; true when the client has now used up its strikes.
@@ -173,7 +209,11 @@ impl<S> Tap<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -195,7 +235,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_write(cx, data);
         if let (Poll::Ready(Ok(n)), Some(enforcer)) = (&polled, this.enforcer.as_mut()) {
@@ -219,7 +263,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         }
         // Scanning needs to know which bytes went out: write the first
         // non-empty slice only (AsyncWrite allows a partial write).
-        let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
         Pin::new(this).poll_write(cx, first)
     }
 
@@ -243,7 +290,17 @@ mod tests {
     fn frame(kind: u8, flags: u8, payload_len: usize) -> Vec<u8> {
         let len = payload_len as u32;
         // length (24 bits) | type | flags | stream id 0
-        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags, 0, 0, 0, 0];
+        let mut f = vec![
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+            kind,
+            flags,
+            0,
+            0,
+            0,
+            0,
+        ];
         f.extend(std::iter::repeat_n(0xee, payload_len));
         f
     }
@@ -265,12 +322,24 @@ mod tests {
         bytes.extend(frame(TYPE_DATA, 1, 0));
         for step in [1, 2, 5, 9, 17, 1000] {
             let seen = kinds(&mut FrameScanner::client_to_server(), &bytes, step);
-            assert_eq!(seen, [(0x4, 0), (TYPE_PING, 0), (TYPE_PING, FLAG_ACK), (TYPE_DATA, 1)], "step {step}");
+            assert_eq!(
+                seen,
+                [
+                    (0x4, 0),
+                    (TYPE_PING, 0),
+                    (TYPE_PING, FLAG_ACK),
+                    (TYPE_DATA, 1)
+                ],
+                "step {step}"
+            );
         }
     }
 
     fn policy(min_secs: u64, without_calls: bool) -> PingPolicy {
-        PingPolicy { min_interval: Duration::from_secs(min_secs), permit_without_calls: without_calls }
+        PingPolicy {
+            min_interval: Duration::from_secs(min_secs),
+            permit_without_calls: without_calls,
+        }
     }
 
     #[test]
@@ -280,7 +349,10 @@ mod tests {
         assert!(!e.on_ping(t0, 1), "first ping is fine");
         assert!(!e.on_ping(t0 + Duration::from_secs(1), 1), "strike 1");
         assert!(!e.on_ping(t0 + Duration::from_secs(2), 1), "strike 2");
-        assert!(e.on_ping(t0 + Duration::from_secs(3), 1), "strike 3: GOAWAY");
+        assert!(
+            e.on_ping(t0 + Duration::from_secs(3), 1),
+            "strike 3: GOAWAY"
+        );
     }
 
     #[test]
@@ -293,7 +365,10 @@ mod tests {
         let mut e = PingEnforcer::new(policy(300, false));
         for i in 0..10 {
             e.on_send_traffic();
-            assert!(!e.on_ping(t0 + Duration::from_millis(i), 1), "pings with traffic are never strikes");
+            assert!(
+                !e.on_ping(t0 + Duration::from_millis(i), 1),
+                "pings with traffic are never strikes"
+            );
         }
     }
 

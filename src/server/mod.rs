@@ -20,6 +20,7 @@
 
 mod call;
 mod connection;
+mod keepalive;
 mod respond;
 
 use std::collections::HashMap;
@@ -30,10 +31,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use call::Call;
+pub(crate) use keepalive::ping_loop;
 
 use crate::wire::compression::Encoding;
 use crate::wire::frame::DEFAULT_MAX_RECV_BYTES;
@@ -67,6 +69,15 @@ pub const DEFAULT_MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 /// Default send limit per message: none beyond the 4 GiB the prefix can express.
 pub const DEFAULT_MAX_SEND_BYTES: usize = u32::MAX as usize;
 
+/// A new connection must complete the HTTP/2 preface and SETTINGS exchange within this.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a keepalive PING may go unanswered (doc/keepalive.md: 20 s).
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Clients may ping at most this often (doc/keepalive.md `PERMIT_KEEPALIVE_TIME`: 5 min).
+pub const DEFAULT_PERMIT_KEEPALIVE_TIME: Duration = Duration::from_secs(300);
+
 /// Settings shared by every connection and call of one server.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -80,6 +91,13 @@ pub(crate) struct Config {
     pub(crate) grace_period: Duration,
     /// Default response encoding, used when the client accepts it.
     pub(crate) send_compression: Option<Encoding>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) keepalive_interval: Option<Duration>,
+    pub(crate) keepalive_timeout: Duration,
+    /// `None` turns ping enforcement off.
+    pub(crate) ping_policy: Option<keepalive::PingPolicy>,
+    pub(crate) max_connections: Option<usize>,
 }
 
 impl Default for Config {
@@ -94,6 +112,15 @@ impl Default for Config {
             max_header_list_bytes: DEFAULT_MAX_HEADER_LIST_BYTES,
             grace_period: DEFAULT_GRACE_PERIOD,
             send_compression: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            idle_timeout: None,
+            keepalive_interval: None,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            ping_policy: Some(keepalive::PingPolicy {
+                min_interval: DEFAULT_PERMIT_KEEPALIVE_TIME,
+                permit_without_calls: false,
+            }),
+            max_connections: None,
         }
     }
 }
@@ -206,6 +233,49 @@ impl Builder {
         self
     }
 
+    /// Time a new connection gets to send the HTTP/2 preface and SETTINGS (default 20 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+    /// Closes (GOAWAY) a connection that has had no open call for this long (default: never).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.idle_timeout = Some(timeout);
+        self
+    }
+    /// Pings every connection this often; an unanswered ping (see
+    /// [`keepalive_timeout`](Builder::keepalive_timeout)) closes it (default: off).
+    pub fn keepalive_interval(mut self, interval: Duration) -> Builder {
+        self.config.keepalive_interval = Some(interval);
+        self
+    }
+    /// How long a keepalive ping may go unanswered (default 20 s).
+    pub fn keepalive_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.keepalive_timeout = timeout;
+        self
+    }
+    /// The shortest interval at which clients may ping, and whether they may
+    /// ping with no call open (default 5 min, no). Clients that ping more
+    /// often get GOAWAY `ENHANCE_YOUR_CALM` (doc/keepalive.md).
+    pub fn permit_keepalive(mut self, min_interval: Duration, without_calls: bool) -> Builder {
+        self.config.ping_policy = Some(keepalive::PingPolicy {
+            min_interval,
+            permit_without_calls: without_calls,
+        });
+        self
+    }
+    /// Turns client ping enforcement off.
+    pub fn no_ping_enforcement(mut self) -> Builder {
+        self.config.ping_policy = None;
+        self
+    }
+    /// Serves at most this many connections at once; further ones wait in the
+    /// listen backlog until one closes (default: no limit).
+    pub fn max_connections(mut self, connections: usize) -> Builder {
+        self.config.max_connections = Some(connections.max(1));
+        self
+    }
+
     /// Binds `addr` and serves until the process ends.
     pub async fn serve(self, addr: SocketAddr) -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
@@ -239,22 +309,42 @@ impl Builder {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);
+        let slots = router
+            .config
+            .max_connections
+            .map(|n| Arc::new(Semaphore::new(n)));
         loop {
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((socket, peer)) => {
-                        connections.spawn(connection::serve(socket, peer, router.clone(), stop_rx.clone()));
-                    }
-                    // Per-connection failures (e.g. the peer reset before accept, or
-                    // out of file descriptors): log, back off briefly, keep serving.
-                    Err(e) => {
-                        tracing::warn!(target: "h2grpc::server", error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                },
+            // At the connection limit, stop accepting: new peers wait in the backlog.
+            let slot = async {
+                match &slots {
+                    Some(slots) => slots.clone().acquire_owned().await.ok(),
+                    None => None,
+                }
+            };
+            let (slot, accepted) = tokio::select! {
+                accepted = async {
+                    let slot = slot.await;
+                    (slot, listener.accept().await)
+                } => accepted,
                 // Reap finished connection tasks so the set does not grow.
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
                 () = &mut shutdown => break,
+            };
+            match accepted {
+                Ok((socket, peer)) => {
+                    let serve = connection::serve(socket, peer, router.clone(), stop_rx.clone());
+                    connections.spawn(async move {
+                        serve.await;
+                        // Frees the connection slot, if there is a limit.
+                        drop(slot);
+                    });
+                }
+                // Per-connection failures (e.g. the peer reset before accept, or
+                // out of file descriptors): log, back off briefly, keep serving.
+                Err(e) => {
+                    tracing::warn!(target: "h2grpc::server", error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
             }
         }
         drop(listener);
