@@ -73,21 +73,20 @@ function follow(call) {
   });
 }
 
-/** A unary call (or client-streaming call, given `send`) as a promise of follow()'s result. */
+/** A unary call as a promise of follow()'s result plus `response` (null on error). grpc-js
+ * runs the callback before it emits 'status', so `response` is set by then. */
 function unary(method, request, metadata = new grpc.Metadata(), options = deadline()) {
-  let response;
-  let call;
-  const done = new Promise((resolve) => {
-    call = method(request, metadata, options, (err, value) => {
-      response = err ? null : value;
-    });
-    follow(call).then(resolve);
+  let response = null;
+  const call = method(request, metadata, options, (err, value) => {
+    response = err ? null : value;
   });
-  return done.then((result) => ({ ...result, response }));
+  return follow(call).then((result) => ({ ...result, response }));
 }
 
+/** A client-streaming call: writes each [request, flags] (flags: grpc-js WriteFlags or
+ * undefined), half-closes, and resolves like unary(). */
 function clientStreaming(method, requests, options = deadline()) {
-  let response;
+  let response = null;
   const call = method(new grpc.Metadata(), options, (err, value) => {
     response = err ? null : value;
   });
