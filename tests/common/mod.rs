@@ -3,8 +3,13 @@
 //! - [`python`]: the Python grpcio peer (a venv under `target/tmp`, installed on first use)
 //!   and the child-process plumbing the foreign-peer tests use: spawn, wait for the
 //!   "listening on" line, run with a deadline, kill on drop.
+//! - [`node`]: the Node grpc-js peer (an `npm ci` under `target/tmp`, installed on first use).
+//! - [`interop`]: the interop matrix: run one client against one server, check each case,
+//!   render the table of every pair (`H2GRPC_WRITE_MATRIX`).
 
 // Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod interop;
+pub mod node;
 pub mod python;

@@ -11,9 +11,18 @@
 //! └── pyenv/              python3 -m venv
 //!     ├── ready           stamp: hash of tests/python/requirements.txt it was installed from
 //!     ├── gen/            grpc_tools.protoc output (*_pb2.py, *_pb2_grpc.py)
-//!     │   └── .protos-<h> stamp per proto list: hash of those files + requirements
+//!     │   ├── .protos-<h> stamp per proto list: hash of those files + requirements
+//!     │   └── interop_pb/grpc_testing/   stubs of proto/grpc/testing/*.proto (see below)
+//!     ├── interop-protos/ those protos, staged under interop_pb/grpc_testing/
 //!     └── pycache/        PYTHONPYCACHEPREFIX, so no __pycache__ lands in tests/python
 //! ```
+//!
+//! The interop protos live at `proto/grpc/testing/`; generated with `proto/` as the
+//! import root they would become a Python package `grpc`, shadowing grpcio's own. So
+//! [`python_env_interop`] copies them to `interop-protos/interop_pb/grpc_testing/` and
+//! rewrites their `import "grpc/testing/..."` lines to match: the Python package is
+//! `interop_pb.grpc_testing`, while the proto package (and so every `:path` on the wire,
+//! `/grpc.testing.TestService/...`) stays `grpc.testing`.
 //!
 //! A changed requirements.txt wipes and reinstalls the venv; a changed proto file
 //! regenerates its stubs. Everything runs under the lock, so concurrent callers wait for
@@ -47,6 +56,16 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The protos the order-service tests need, relative to `proto/`.
 pub const ORDER_PROTOS: &[&str] = &["order_management.proto"];
+
+/// The interop protos (grpc/grpc `src/proto/grpc/testing/`), relative to `proto/`.
+pub const INTEROP_PROTOS: &[&str] = &[
+    "grpc/testing/empty.proto",
+    "grpc/testing/messages.proto",
+    "grpc/testing/test.proto",
+];
+/// Where [`python_env_interop`] stages them: the Python package the stubs land in
+/// (`interop_pb.grpc_testing`), anything but a top-level `grpc`.
+pub const INTEROP_STAGED_DIR: &str = "interop_pb/grpc_testing";
 
 /// A ready Python environment: grpcio installed and stubs generated.
 #[derive(Debug, Clone)]
@@ -103,15 +122,34 @@ pub fn python_env() -> PythonEnv {
 ///
 /// Stubs are generated with `proto/` as the import root, so a proto under a sub-directory
 /// becomes a Python package of that path: protos under `grpc/` would shadow grpcio's own
-/// `grpc` package, and need a different root.
+/// `grpc` package; [`python_env_interop`] stages those under another path.
 pub fn python_env_for(protos: &[&str]) -> PythonEnv {
+    let (_lock, env, stamp) = ready_venv();
+    generate_stubs(&env.python, &env.gen_dir, &proto_dir(), protos, &stamp);
+    env
+}
+
+/// The environment with stubs for [`INTEROP_PROTOS`], as the Python package
+/// `interop_pb.grpc_testing` (module doc): `from interop_pb.grpc_testing import test_pb2`.
+pub fn python_env_interop() -> PythonEnv {
+    let (_lock, env, stamp) = ready_venv();
+    let staging = env.root.join("interop-protos");
+    let staged = stage_protos(&proto_dir(), INTEROP_PROTOS, &staging, INTEROP_STAGED_DIR);
+    let staged: Vec<&str> = staged.iter().map(String::as_str).collect();
+    generate_stubs(&env.python, &env.gen_dir, &staging, &staged, &stamp);
+    env
+}
+
+/// Installs the venv unless its stamp matches requirements.txt. Returns the held install
+/// lock (stub generation must happen under it too), the environment and the stamp.
+fn ready_venv() -> (File, PythonEnv, String) {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let root = tmp.join("pyenv");
     let python = venv_python(&root);
     let gen_dir = root.join("gen");
     fs::create_dir_all(tmp).unwrap_or_else(|e| panic!("create {}: {e}", tmp.display()));
 
-    let _lock = lock_exclusive(&tmp.join("pyenv.lock"), LOCK_TIMEOUT);
+    let lock = lock_exclusive(&tmp.join("pyenv.lock"), LOCK_TIMEOUT);
 
     let requirements_path = scripts_dir().join("requirements.txt");
     let requirements = fs::read(&requirements_path)
@@ -124,17 +162,69 @@ pub fn python_env_for(protos: &[&str]) -> PythonEnv {
         fs::write(&ready_path, &ready_stamp)
             .unwrap_or_else(|e| panic!("write {}: {e}", ready_path.display()));
     }
-
-    generate_stubs(&python, &gen_dir, protos, &ready_stamp);
-    PythonEnv {
+    let env = PythonEnv {
         root,
         python,
         gen_dir,
+    };
+    (lock, env, ready_stamp)
+}
+
+/// The repo's `proto/`.
+fn proto_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("proto")
+}
+
+/// Copies `protos` (relative to `from`) into `staging/<into>/`, rewriting every import of
+/// one of them to its staged path; other imports are left alone. Returns the staged paths,
+/// relative to `staging`. Files are rewritten only when their content changes, so a run
+/// never touches files another test binary may be reading.
+fn stage_protos(from: &Path, protos: &[&str], staging: &Path, into: &str) -> Vec<String> {
+    let file_name = |proto: &str| proto.rsplit('/').next().unwrap_or(proto).to_owned();
+    let names: Vec<String> = protos.iter().map(|p| file_name(p)).collect();
+    let dir = staging.join(into);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let mut staged = Vec::with_capacity(protos.len());
+    for (proto, name) in protos.iter().zip(&names) {
+        let path = from.join(proto);
+        let source =
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let mut text = String::with_capacity(source.len());
+        for line in source.lines() {
+            text.push_str(&rewrite_import(line, &names, into));
+            text.push('\n');
+        }
+        let target = dir.join(name);
+        if fs::read_to_string(&target).ok().as_deref() != Some(text.as_str()) {
+            fs::write(&target, &text).unwrap_or_else(|e| panic!("write {}: {e}", target.display()));
+        }
+        staged.push(format!("{into}/{name}"));
+    }
+    staged
+}
+
+/// `import "a/b/name.proto";` -> `import "<into>/name.proto";` when `name.proto` is one of
+/// `names` (`import public` / `import weak` too); any other line unchanged.
+fn rewrite_import(line: &str, names: &[String], into: &str) -> String {
+    if !line.trim_start().starts_with("import") {
+        return line.to_owned();
+    }
+    let Some((head, rest)) = line.split_once('"') else {
+        return line.to_owned();
+    };
+    let Some((path, tail)) = rest.split_once('"') else {
+        return line.to_owned();
+    };
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if names.iter().any(|n| n == name) {
+        format!("{head}\"{into}/{name}\"{tail}")
+    } else {
+        line.to_owned()
     }
 }
 
 /// tests/python: the scripts and requirements.txt.
-fn scripts_dir() -> PathBuf {
+pub fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
 }
 
@@ -148,7 +238,7 @@ fn venv_python(root: &Path) -> PathBuf {
 
 /// A stamp value, not a security hash: a mismatch only means "reinstall". SipHash with
 /// fixed keys is stable within one toolchain; a new toolchain at worst reinstalls once.
-fn hash_of(value: impl Hash) -> u64 {
+pub fn hash_of(value: impl Hash) -> u64 {
     let mut hasher = DefaultHasher::new();
     value.hash(&mut hasher);
     hasher.finish()
@@ -158,7 +248,7 @@ fn hash_of(value: impl Hash) -> u64 {
 /// The lock is released when the returned file is dropped.
 // `File::try_lock` is stable since Rust 1.89; the crate's declared MSRV predates it, but
 // integration tests run on the pinned toolchain.
-fn lock_exclusive(path: &Path, timeout: Duration) -> File {
+pub fn lock_exclusive(path: &Path, timeout: Duration) -> File {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -237,10 +327,16 @@ fn install(root: &Path, python: &Path, requirements: &Path) {
     );
 }
 
-/// Runs grpc_tools.protoc for `protos` unless the stubs for exactly these files (and this
-/// grpcio-tools, via `env_stamp`) are already in `gen_dir`.
-fn generate_stubs(python: &Path, gen_dir: &Path, protos: &[&str], env_stamp: &str) {
-    let proto_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
+/// Runs grpc_tools.protoc for `protos` (relative to the import root `proto_dir`) unless the
+/// stubs for exactly these files (and this grpcio-tools, via `env_stamp`) are already in
+/// `gen_dir`.
+fn generate_stubs(
+    python: &Path,
+    gen_dir: &Path,
+    proto_dir: &Path,
+    protos: &[&str],
+    env_stamp: &str,
+) {
     let mut contents = Vec::with_capacity(protos.len());
     for proto in protos {
         let path = proto_dir.join(proto);
@@ -501,4 +597,16 @@ pub fn spawn_server(name: &str, cmd: Command) -> (ChildGuard, String) {
         _ => panic!("{name}: first line {line:?} is not `... listening on HOST:PORT`"),
     };
     (guard, addr)
+}
+
+/// The version `package` is pinned to in tests/python/requirements.txt (`name==version`),
+/// for the interop matrix; "?" if it is not pinned there.
+pub fn pinned_version(package: &str) -> String {
+    let path = scripts_dir().join("requirements.txt");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    text.lines()
+        .filter_map(|line| line.split_once("=="))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(package))
+        .map(|(_, version)| version.trim().to_owned())
+        .unwrap_or_else(|| "?".to_owned())
 }
