@@ -174,3 +174,20 @@ fn matrix_renders_results_and_known_limits() {
         "{markdown}"
     );
 }
+
+#[test]
+fn our_interop_client_against_our_interop_server() {
+    // The h2grpc column of the matrix (tests/interop_self.rs checks the same pair case by case).
+    let column = Column {
+        peer: "h2grpc".to_owned(),
+        peer_name: "h2grpc".to_owned(),
+        role: Role::PeerServer,
+    };
+    interop::run_pair(
+        &column,
+        "interop-server",
+        our_server(),
+        "interop-client",
+        our_client,
+    );
+}
