@@ -529,3 +529,54 @@ async fn decompressed_size_limit_applies() {
     let status = client.unary(request).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
 }
+
+#[tokio::test]
+async fn client_going_away_cancels_unary_and_client_streaming_handlers() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let active = server.service.active.clone();
+
+    // Unary: the call future is dropped while the handler sleeps.
+    let call = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .unary(EchoRequest {
+                    delay_ms: 60_000,
+                    ..req("x")
+                })
+                .await
+        })
+    };
+    eventually("unary handler running", || {
+        active.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    call.abort();
+    eventually("unary handler cancelled", || {
+        active.load(Ordering::SeqCst) == 0
+    })
+    .await;
+
+    // Client streaming: one message sent, then the client disappears mid-stream.
+    let input = futures::stream::iter(vec![req("a")]).chain(futures::stream::pending());
+    let call = {
+        let client = client.clone();
+        tokio::spawn(async move { client.client_stream(input).await })
+    };
+    eventually("client-stream handler running", || {
+        active.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    call.abort();
+    eventually("client-stream handler cancelled", || {
+        active.load(Ordering::SeqCst) == 0
+    })
+    .await;
+
+    // And the server still serves the same channel.
+    assert_eq!(
+        client.unary(req("after")).await.unwrap().get_ref().message,
+        "after"
+    );
+}
