@@ -798,11 +798,22 @@ fn cases() -> Vec<Case> {
             GoAway(ENHANCE_YOUR_CALM),
             Custom(|ctx| Box::pin(continuation_flood(ctx))),
         ),
+        // doc/keepalive.md: a client pinging faster than permitted gets
+        // GOAWAY ENHANCE_YOUR_CALM ("too_many_pings") after two strikes.
         case(
             "PING flood (50000 PINGs)",
-            Outcome::Alive,
+            GoAway(ENHANCE_YOUR_CALM),
             Custom(|ctx| Box::pin(ping_flood(ctx))),
         ),
+        // With enforcement off, h2 answers every PING and the connection keeps serving.
+        Case {
+            server: |b| b.no_ping_enforcement(),
+            ..case(
+                "PING flood (50000 PINGs), enforcement off",
+                Outcome::Alive,
+                Custom(|ctx| Box::pin(ping_flood(ctx))),
+            )
+        },
         case(
             "SETTINGS flood (50000 SETTINGS)",
             Outcome::Alive,
@@ -932,16 +943,28 @@ fn known_bugs() -> Vec<Case> {
                 frame(h2raw::HEADERS, h2raw::END_HEADERS, 1, &block)
             }),
         ),
-        case(
-            "silent connection after the preface is closed",
-            GoAway(h2raw::NO_ERROR),
-            Custom(|ctx| Box::pin(silent_after_preface(ctx))),
-        ),
-        case(
-            "connection that never sends the preface is closed",
-            Outcome::Closed,
-            Custom(|ctx| Box::pin(silent_before_preface(ctx))),
-        ),
+    ]
+}
+
+/// Idle peers: closed by the handshake and idle timeouts (set short here).
+fn idle_peers() -> Vec<Case> {
+    vec![
+        Case {
+            server: |b| b.idle_timeout(Duration::from_millis(300)),
+            ..case(
+                "silent connection after the preface is closed",
+                Outcome::GoAway(h2raw::NO_ERROR),
+                Drive::Custom(|ctx| Box::pin(silent_after_preface(ctx))),
+            )
+        },
+        Case {
+            server: |b| b.handshake_timeout(Duration::from_millis(300)),
+            ..case(
+                "connection that never sends the preface is closed",
+                Outcome::Closed,
+                Drive::Custom(|ctx| Box::pin(silent_before_preface(ctx))),
+            )
+        },
     ]
 }
 
@@ -1117,8 +1140,8 @@ async fn continuation_flood(ctx: Ctx) -> Outcome {
     conn.connection_outcome()
 }
 
-/// 50000 PINGs as fast as the socket takes them; the connection must keep
-/// working (h2 answers each) or end with ENHANCE_YOUR_CALM, and other
+/// 50000 PINGs as fast as the socket takes them; the connection either keeps
+/// working (h2 answers each) or ends with ENHANCE_YOUR_CALM, and other
 /// connections must be served meanwhile.
 async fn ping_flood(ctx: Ctx) -> Outcome {
     let mut conn = RawConn::connect(ctx.addr).await;
@@ -1131,8 +1154,10 @@ async fn ping_flood(ctx: Ctx) -> Outcome {
     if let Ok(Err(e)) | Err(e) = other.await.map_err(|e| e.to_string()) {
         return Outcome::Other(format!("other connection not served: {e}"));
     }
-    conn.wait_for(Duration::from_secs(5), |c| c.ping_acks >= 50_000)
-        .await;
+    conn.wait_for(Duration::from_secs(5), |c| {
+        c.ping_acks >= 50_000 || c.goaway.is_some()
+    })
+    .await;
     flood_verdict(&mut conn).await
 }
 
@@ -1392,13 +1417,7 @@ async fn bug_hpack_table_size_update() {
 }
 
 #[tokio::test]
-#[ignore = "bug: no idle timeout: a connection silent after the preface is held open forever (server/connection.rs)"]
-async fn bug_silent_connection_is_closed() {
-    known_bug("silent connection after the preface is closed").await;
-}
-
-#[tokio::test]
-#[ignore = "bug: no handshake timeout: a connection that never sends the preface is held open forever (server/connection.rs)"]
-async fn bug_no_preface_is_closed() {
-    known_bug("connection that never sends the preface is closed").await;
+async fn idle_and_silent_connections_are_closed() {
+    let failures = run_table(idle_peers()).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

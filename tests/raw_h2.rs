@@ -418,3 +418,23 @@ async fn gzip_bomb_is_resource_exhausted() {
     assert_eq!(answer.grpc_status().as_deref(), Some("8"));
     still_serving(&server).await;
 }
+
+#[tokio::test]
+async fn zero_timeout_is_deadline_exceeded_even_for_an_instant_handler() {
+    let server = TestServer::start().await;
+    let mut send = raw_client(&server).await;
+    let request = grpc_request("/h2grpc.test.Echo/Unary")
+        .header("grpc-timeout", "0n")
+        .body(())
+        .unwrap();
+    let answer = call(&mut send, request, vec![frame(0, &echo_payload("x"))]).await;
+    assert_eq!(answer.grpc_status().as_deref(), Some("4"));
+    assert_eq!(
+        server
+            .service
+            .finished
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "handler must not run"
+    );
+}

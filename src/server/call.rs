@@ -208,11 +208,17 @@ impl Call {
         let work = work(body, factory);
         // Phase 1: the request is read and the handler runs. The work does not
         // touch the responder, so a client reset can be watched alongside it.
-        let handled = tokio::select! {
-            biased;
-            () = responder.reset() => Outcome::Reset,
-            () = sleep_until(deadline) => Outcome::DeadlineExceeded,
-            reply = work => Outcome::Done(reply),
+        let expired = deadline.is_some_and(|d| d <= Instant::now());
+        let handled = if expired {
+            // grpc-timeout 0 (or a deadline already past): nothing may run.
+            Outcome::DeadlineExceeded
+        } else {
+            tokio::select! {
+                biased;
+                () = responder.reset() => Outcome::Reset,
+                () = sleep_until(deadline) => Outcome::DeadlineExceeded,
+                reply = work => Outcome::Done(reply),
+            }
         };
         // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
         let outcome = match handled {
