@@ -865,7 +865,7 @@ fn cases() -> Vec<Case> {
 /// Cases where the server does not do what the spec requires. Each is run by
 /// its own `#[ignore = "bug: …"]` test below, so it fails loudly once run.
 fn known_bugs() -> Vec<Case> {
-    use Drive::{Custom, Frames};
+    use Drive::Frames;
     use Outcome::{GoAway, Reset};
     vec![
         case(
