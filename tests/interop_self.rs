@@ -15,32 +15,11 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::interop::CASES;
 use common::python::{self, ChildGuard, RunOutput};
 
 const INTEROP_SERVER: &str = env!("CARGO_BIN_EXE_interop-server");
 const INTEROP_CLIENT: &str = env!("CARGO_BIN_EXE_interop-client");
-
-/// Every case the client implements, as `interop-client --test_case all` runs them.
-const CASES: [&str; 18] = [
-    "empty_unary",
-    "large_unary",
-    "client_streaming",
-    "server_streaming",
-    "ping_pong",
-    "empty_stream",
-    "custom_metadata",
-    "status_code_and_message",
-    "special_status_message",
-    "unimplemented_method",
-    "unimplemented_service",
-    "cancel_after_begin",
-    "cancel_after_first_response",
-    "timeout_on_sleeping_server",
-    "client_compressed_unary",
-    "server_compressed_unary",
-    "client_compressed_streaming",
-    "server_compressed_streaming",
-];
 
 /// The client bounds each case at 20 s; this only bounds a wedged process.
 const ALL_TIMEOUT: Duration = Duration::from_secs(120);
