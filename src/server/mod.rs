@@ -149,6 +149,21 @@ impl Router {
 }
 
 /// Entry point: `Server::builder()`.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use h2grpc::server::Server;
+///
+/// # async fn demo(service: impl h2grpc::server::Service) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// Server::builder()
+///     .add_service(service) // e.g. OrderManagementServer::new(store), generated
+///     .max_recv_message_size(8 << 20)
+///     .keepalive_interval(Duration::from_secs(60))
+///     .serve_with_listener(listener, async { let _ = tokio::signal::ctrl_c().await; })
+///     .await
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Server;
 

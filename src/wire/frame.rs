@@ -218,6 +218,20 @@ pub const QUEUED_CHUNKS_BEFORE_COPY: usize = 8;
 /// buffered bytes are dropped, later chunks are ignored, and every further `decode`
 /// and [`finish`](Decoder::finish) returns that same error. Past a framing error the
 /// byte stream has no trustworthy message boundaries left, so the call must end.
+///
+/// ```
+/// use bytes::Bytes;
+/// use h2grpc::wire::frame::Decoder;
+///
+/// let mut decoder = Decoder::new(4 * 1024 * 1024, false);
+/// // A message "hi" (flag 0, length 2) arriving split across two DATA frames.
+/// decoder.push(Bytes::from_static(&[0, 0, 0, 0, 2, b'h']));
+/// assert_eq!(decoder.decode(), Ok(None)); // need more bytes: not an error
+/// decoder.push(Bytes::from_static(b"i"));
+/// let frame = decoder.decode().unwrap().unwrap();
+/// assert_eq!((frame.compressed, &frame.payload[..]), (false, &b"hi"[..]));
+/// assert!(decoder.finish().is_ok()); // the stream may end here
+/// ```
 #[derive(Debug)]
 pub struct Decoder {
     /// Received chunks, oldest first, none empty; kept as-is so payloads can be slices of them.

@@ -109,6 +109,17 @@ pub enum MetadataValue<'a> {
 }
 
 /// An ordered multimap of custom metadata, held in wire form (binary values base64).
+///
+/// ```
+/// use h2grpc::Metadata;
+///
+/// let mut md = Metadata::new();
+/// md.insert("x-request-id", "42").unwrap();
+/// md.insert_bin("trace-bin", [0u8, 1, 2]).unwrap(); // sent as base64: "AAEC"
+/// assert_eq!(md.get("x-request-id"), Some("42"));
+/// assert_eq!(&md.get_bin("trace-bin").unwrap().unwrap()[..], &[0, 1, 2]);
+/// assert!(md.insert("grpc-status", "0").is_err()); // reserved for gRPC itself
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metadata {
     /// Wire form: exactly what goes into (or came out of) the HEADERS frame.

@@ -205,6 +205,18 @@ impl fmt::Display for Code {
 ///
 /// Boxed: a `Status` rides in the `Err` of every call's `Result`, and keeping it
 /// one pointer wide keeps the `Ok` path's values small.
+///
+/// ```
+/// use h2grpc::{Code, Status};
+///
+/// let status = Status::not_found("order 999: 50% done\n");
+/// let mut trailers = http::HeaderMap::new();
+/// status.encode_trailers(&mut trailers);
+/// assert_eq!(trailers["grpc-status"], "5");
+/// assert_eq!(trailers["grpc-message"], "order 999: 50%25 done%0A");
+/// let back = Status::decode_trailers(&trailers).unwrap();
+/// assert_eq!((back.code(), back.message()), (Code::NotFound, "order 999: 50% done\n"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Status {
     inner: Box<StatusInner>,

@@ -66,6 +66,15 @@ const UNITS: [(u8, u128); 6] = [
 
 /// Encodes a timeout with at most 8 digits, choosing the finest unit that fits
 /// (n, u, m, S, M, H); saturates at `99999999H`.
+///
+/// ```
+/// use std::time::Duration;
+/// use h2grpc::wire::timeout;
+///
+/// assert_eq!(timeout::encode(Duration::from_secs(30)), "30000000u");
+/// assert_eq!(timeout::decode(b"100m"), Ok(Duration::from_millis(100)));
+/// assert!(timeout::decode(b"123456789S").is_err()); // at most 8 digits
+/// ```
 pub fn encode(timeout: Duration) -> String {
     let nanos = timeout.as_nanos();
     for (unit, unit_nanos) in UNITS {
