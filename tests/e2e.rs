@@ -580,3 +580,51 @@ async fn client_going_away_cancels_unary_and_client_streaming_handlers() {
         "after"
     );
 }
+
+#[tokio::test]
+async fn many_cancelled_calls_do_not_kill_the_channel() {
+    // Regression (found by tests/soak.rs): every cancelled stream whose late
+    // frames h2 had forgotten counted towards h2's lifetime limit of 1024
+    // "local error resets", after which it closed the whole connection with
+    // GOAWAY ENHANCE_YOUR_CALM, failing every call on it.
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for worker in 0..32 {
+        let (client, failures) = (client.clone(), failures.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..100 {
+                let request = EchoRequest {
+                    count: 3_000,
+                    ..req(&format!("{worker}-{i}"))
+                };
+                match client.server_stream(request).await {
+                    // Read one message, then drop the stream: the server is still sending.
+                    Ok(response) => {
+                        let mut stream = response.into_inner();
+                        if stream.message().await.is_err() {
+                            failures.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    Err(_) => {
+                        failures.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(failures.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        client
+            .unary(req("still here"))
+            .await
+            .unwrap()
+            .get_ref()
+            .message,
+        "still here"
+    );
+}

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use h2grpc::Code;
 use h2grpc::client::Channel;
 
 #[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
@@ -41,7 +40,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// One mixed call; `n` picks the pattern and whether to cancel it early.
-async fn one_call(client: &OrderManagementClient, n: u64) -> Result<(), Code> {
+async fn one_call(client: &OrderManagementClient, n: u64) -> Result<(), (u64, h2grpc::Status)> {
     let cancel = n % 10 == 9; // one call in ten is dropped mid-flight
     let work = async {
         match n % 4 {
@@ -80,7 +79,7 @@ async fn one_call(client: &OrderManagementClient, n: u64) -> Result<(), Code> {
         let _ = tokio::time::timeout(Duration::from_micros(200), work).await;
         return Ok(());
     }
-    work.await.map_err(|s| s.code())
+    work.await.map_err(|s| (n % 4, s))
 }
 
 #[test]
@@ -119,8 +118,10 @@ fn soak() {
                     if n >= calls || started.elapsed() > cap {
                         return;
                     }
-                    if one_call(&client, n).await.is_err() {
-                        errors.fetch_add(1, Ordering::Relaxed);
+                    if let Err((pattern, status)) = one_call(&client, n).await {
+                        if errors.fetch_add(1, Ordering::Relaxed) < 10 {
+                            println!("soak: error in pattern {pattern}: {status:?}");
+                        }
                     }
                     done.fetch_add(1, Ordering::Relaxed);
                 }
