@@ -118,10 +118,10 @@ fn soak() {
                     if n >= calls || started.elapsed() > cap {
                         return;
                     }
-                    if let Err((pattern, status)) = one_call(&client, n).await {
-                        if errors.fetch_add(1, Ordering::Relaxed) < 10 {
-                            println!("soak: error in pattern {pattern}: {status:?}");
-                        }
+                    if let Err((pattern, status)) = one_call(&client, n).await
+                        && errors.fetch_add(1, Ordering::Relaxed) < 10
+                    {
+                        println!("soak: error in pattern {pattern}: {status:?}");
                     }
                     done.fetch_add(1, Ordering::Relaxed);
                 }
