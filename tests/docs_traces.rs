@@ -71,6 +71,12 @@ const SCENARIOS: &[Scenario] = &[
         None,
     ),
     ("compression", &["--gzip"], &["--gzip", "get", "105"], None),
+    (
+        "cancel",
+        &[],
+        &["process", "--cancel-after-first", "102", "103", "104"],
+        None,
+    ),
 ];
 
 fn docs_dir() -> PathBuf {

@@ -91,7 +91,20 @@ impl Responder {
     }
 
     /// Ends the call with `status`: trailers after a head, or Trailers-Only.
+    /// Nothing is sent on a stream the client has already reset.
     pub(super) fn finish(&mut self, status: &Status, trailers: &Metadata) {
+        let waker = std::task::Waker::noop();
+        if let Poll::Ready(reason) = self.poll_reset(&mut Context::from_waker(waker)) {
+            if trace::enabled() {
+                trace::reset(
+                    Side::Server,
+                    Dir::Recv,
+                    reason,
+                    "client went away: handler cancelled",
+                );
+            }
+            return;
+        }
         match self.stream.as_mut() {
             Some(stream) => {
                 let mut map = HeaderMap::new();

@@ -140,10 +140,28 @@ async fn run(addr: &str, args: &[String], gzip: bool) -> Result<(), Failure> {
             if rest.is_empty() {
                 return Err(Failure::Usage("process takes at least one ID".into()));
             }
-            let ids = futures::stream::iter(rest.to_vec());
-            let mut shipments = client.process_orders(timed(ids)).await?.into_inner();
+            // `--cancel-after-first`: keep sending open, and walk away after the
+            // first shipment (the call is cancelled: RST_STREAM CANCEL).
+            let (cancel, ids) = match rest.split_first() {
+                Some((flag, ids)) if flag == "--cancel-after-first" => (true, ids.to_vec()),
+                _ => (false, rest.to_vec()),
+            };
+            let ids = futures::stream::iter(ids);
+            let mut shipments = if cancel {
+                let open = ids.chain(futures::stream::pending());
+                client.process_orders(timed(open)).await?.into_inner()
+            } else {
+                client.process_orders(timed(ids)).await?.into_inner()
+            };
             while let Some(shipment) = shipments.message().await? {
                 println!("{}", shipment_json(&shipment));
+                if cancel {
+                    drop(shipments);
+                    // Give h2 a moment to put the RST_STREAM on the wire before exit.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    println!("cancelled after the first shipment");
+                    break;
+                }
             }
         }
         "demo" => demo(&client).await?,
