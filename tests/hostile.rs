@@ -1038,6 +1038,10 @@ async fn reset_mid_message(ctx: Ctx) -> Outcome {
         return Outcome::Other("handler finished instead of being cancelled".into());
     }
     if !conn.ping_pong().await {
+        // The GOAWAY may have been read only while trying the PING.
+        if let Some((_, code)) = conn.goaway {
+            return Outcome::GoAway(code);
+        }
         return Outcome::Other(format!("connection broken: {}", conn.connection_outcome()));
     }
     Outcome::Alive
@@ -1186,6 +1190,10 @@ async fn flood_verdict(conn: &mut RawConn) -> Outcome {
         return Outcome::GoAway(code);
     }
     if !conn.ping_pong().await {
+        // The GOAWAY may have been read only while trying the PING.
+        if let Some((_, code)) = conn.goaway {
+            return Outcome::GoAway(code);
+        }
         return Outcome::Other(format!(
             "flooded connection stuck: {}",
             conn.connection_outcome()
