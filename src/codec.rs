@@ -31,6 +31,13 @@ pub trait Codec: Default + Send + Sync + 'static {
 
     /// Decodes one whole message payload.
     fn decode(&self, src: Bytes) -> Result<Self::Decode, Status>;
+
+    /// The encoded size of `item` if cheaply known, so the send buffer is
+    /// reserved once instead of growing while encoding. 0 means unknown.
+    fn encoded_len(&self, item: &Self::Encode) -> usize {
+        let _ = item;
+        0
+    }
 }
 
 /// The protobuf codec, on `prost` messages.
@@ -62,6 +69,10 @@ where
             .map_err(|e| Status::internal(format!("failed to encode message: {e}")))
     }
 
+    fn encoded_len(&self, item: &E) -> usize {
+        item.encoded_len()
+    }
+
     fn decode(&self, src: Bytes) -> Result<D, Status> {
         D::decode(src).map_err(|e| Status::internal(format!("failed to decode message: {e}")))
     }
@@ -89,6 +100,7 @@ pub(crate) fn encode_message<C: Codec>(
     let mut plain = None;
     match encoding {
         None => {
+            buf.reserve(frame::HEADER_LEN + codec.encoded_len(item));
             frame::encode_with(buf, false, |dst| codec.encode(item, dst))?;
             let len = buf.len() - start - frame::HEADER_LEN;
             if len > max {

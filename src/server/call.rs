@@ -110,7 +110,7 @@ impl Call {
         F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        tokio::spawn(
+        spawn_boxed(
             self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
                 let request = factory.read_single::<C>(body).await?;
                 let response = guard(handler(request)).await?;
@@ -127,7 +127,7 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        tokio::spawn(self.run::<C, _, _, S>(codec, |body, factory| async move {
+        spawn_boxed(self.run::<C, _, _, S>(codec, |body, factory| async move {
             let request = factory.read_single::<C>(body).await?;
             let response = guard(handler(request)).await?;
             Ok(Reply::stream(response))
@@ -141,7 +141,7 @@ impl Call {
         F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        tokio::spawn(
+        spawn_boxed(
             self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
                 let response = guard(handler(factory.streaming::<C>(body))).await?;
                 Ok(Reply::unary(response))
@@ -157,7 +157,7 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        tokio::spawn(self.run::<C, _, _, S>(codec, |body, factory| async move {
+        spawn_boxed(self.run::<C, _, _, S>(codec, |body, factory| async move {
             let response = guard(handler(factory.streaming::<C>(body))).await?;
             Ok(Reply::stream(response))
         }));
@@ -269,6 +269,13 @@ impl Call {
             "call finished"
         );
     }
+}
+
+/// Spawns a call's task with its future boxed: the future is large (handler,
+/// request, responder), and tokio would otherwise copy it by value several
+/// times while spawning; one allocation is cheaper (seen in callgrind).
+fn spawn_boxed(call: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(Box::pin(call));
 }
 
 /// Sleeps until the deadline, or forever when there is none.

@@ -230,6 +230,12 @@ struct StatusInner {
     metadata: Metadata,
 }
 
+/// `grpc-status` values for codes 0..=16, indexed by code: static, so writing a
+/// status allocates nothing for the code.
+const CODE_VALUES: [&str; 17] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+];
+
 impl Status {
     fn from_inner(inner: StatusInner) -> Status {
         Status {
@@ -282,7 +288,10 @@ impl Status {
     /// `grpc-status-details-bin` (base64, unpadded, omitted when empty) and the
     /// metadata into `dst`.
     pub fn encode_trailers(&self, dst: &mut HeaderMap) {
-        dst.insert(GRPC_STATUS, HeaderValue::from(self.inner.code as i32));
+        dst.insert(
+            GRPC_STATUS,
+            HeaderValue::from_static(CODE_VALUES[self.inner.code as usize]),
+        );
         if !self.inner.message.is_empty() {
             // Always Ok: the encoded message is printable ASCII only.
             if let Ok(v) = HeaderValue::from_str(&encode_message(&self.inner.message)) {
