@@ -18,14 +18,15 @@
 #      alternating, ROUNDS rounds;
 #   6. our client vs tonic's client (tonic-order-bench) against each server, alternating;
 #   7. allocation counts per call (order-bench / tonic-order-bench --count-allocs);
-#   8. prints medians and ratios (markdown), keeps raw results in $OUT.
+#   8. server instructions per unary call under callgrind (if valgrind is installed);
+#   9. prints medians and ratios (markdown), keeps raw results in $OUT.
 #
 # Allocator: every binary runs on the system allocator (glibc malloc). The two
 # bench clients wrap it in a counting allocator that is off unless --count-allocs.
 # No CPU pinning: servers and load generators share the machine's cores.
 #
 # Knobs (environment): ROUNDS (3), H2LOAD_N (200000), BENCH_SECS (3), WARMUP_SECS (1),
-# OUT (a fresh /tmp dir), SKIP_BUILD=1.
+# OUT (a fresh /tmp dir), SKIP_BUILD=1, CALLGRIND=0 (skip step 8), CALLGRIND_N (20000).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -217,7 +218,57 @@ for impl in ours tonic; do
   printf '{"kind":"allocs","impl":"%s","report":%s}\n' "$impl" "$line" >> "$RESULTS"
 done
 
-# ---------------------------------------------------------------- 8. tables
+# ---------------------------------------------------------------- 8. instructions (callgrind)
+# Wall-clock figures on a shared 2-core machine are noisy; instruction counts
+# are not. Each server runs under callgrind, gets 2,000 warm-up calls, has its
+# counters zeroed, then serves CALLGRIND_N calls of the same h2load command
+# (reply bytes checked); instructions per call = the dump's total / calls.
+# Set CALLGRIND=0 to skip (it needs valgrind: apt-get install valgrind).
+CALLGRIND_N=${CALLGRIND_N:-20000}
+callgrind_run() { # name binary
+  local name=$1 bin=$2
+  local out=$OUT/callgrind.$name
+  RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --addr 127.0.0.1:0 \
+    > "$out.stdout" 2> "$out.stderr" &
+  local vpid=$! addr="" i
+  for i in $(seq 300); do
+    addr=$(sed -n 's/.* listening on //p' "$out.stdout" 2> /dev/null | head -n1)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  [ -n "$addr" ] || { kill "$vpid"; die "$name did not start under valgrind (see $out.stderr)"; }
+  local n
+  for n in 2000 "$CALLGRIND_N"; do
+    [ "$n" = "$CALLGRIND_N" ] && callgrind_control -z "$vpid" > /dev/null
+    local h
+    h=$(timeout "$STEP_TIMEOUT" h2load -n "$n" -c 4 -m 64 -d "$BODY" \
+      -H 'content-type: application/grpc' -H 'te: trailers' \
+      "http://$addr/ecommerce.OrderManagement/getOrder" 2>&1) || { kill "$vpid"; die "h2load under callgrind ($name) failed"; }
+    echo "$h" | grep -q "($((n * REPLY_BYTES))) data\$" || { kill "$vpid"; die "callgrind $name: wrong reply bytes: $h"; }
+  done
+  callgrind_control -d "$vpid" > /dev/null
+  sleep 1
+  kill "$vpid" 2> /dev/null || true
+  wait "$vpid" 2> /dev/null || true
+  local total
+  callgrind_annotate --inclusive=no --threshold=100 "$out.1" > "$out.annotate.txt" 2> /dev/null
+  total=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.annotate.txt" | tr -d ,)
+  [ -n "$total" ] || die "no callgrind total for $name (see $out.annotate.txt)"
+  printf '{"kind":"callgrind","server":"%s","calls":%s,"instructions":%s}\n' "$name" "$CALLGRIND_N" "$total" >> "$RESULTS"
+  log "callgrind $name: $((total / CALLGRIND_N)) instructions per call"
+}
+if [ "${CALLGRIND:-1}" = 1 ]; then
+  if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; then
+    log "instruction counts under callgrind ($CALLGRIND_N calls per server)"
+    callgrind_run ours "$OUR_SERVER"
+    callgrind_run tonic "$TONIC_SERVER"
+    callgrind_run ceiling "$CEILING"
+  else
+    log "valgrind not installed: skipping instruction counts (apt-get install valgrind)"
+  fi
+fi
+
+# ---------------------------------------------------------------- 9. tables
 MACHINE="$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(uname -r)"
 python3 - "$RESULTS" "$MACHINE" "$ROUNDS" "$H2LOAD_N" "$BENCH_SECS" <<'PY' | tee "$OUT/report.md"
 import json, statistics, sys
@@ -272,6 +323,16 @@ for s in NAMES:
           f"{rss.get(('after-h2load', s), float('nan')):.1f} / {rss.get(('end', s), float('nan')):.1f} | "
           f"{ratio(med(rate[s]), med(rate['tonic'])):.2f} | {ratio(med(rate[s]), med(rate['ceiling'])):.2f} |")
 print()
+cg = {r["server"]: r["instructions"] / r["calls"] for r in rows if r["kind"] == "callgrind"}
+if len(cg) == 3:
+    print("**Server instructions per unary call** (callgrind, same h2load command, after 2,000 warm-up calls; "
+          "deterministic, so not disturbed by other load on the machine):")
+    print()
+    print("| server | instructions/call | ÷ tonic | ÷ bare h2 |")
+    print("| --- | --- | --- | --- |")
+    for s in NAMES:
+        print(f"| {NAMES[s]} | {cg[s]:,.0f} | {cg[s] / cg['tonic']:.2f} | {cg[s] / cg['ceiling']:.2f} |")
+    print()
 print(f"**order-bench (h2grpc's client) against each server** ({bench_secs} s windows after warm-up; "
       "1000 orders per streaming call; connections × concurrent calls per connection):")
 print()
@@ -330,6 +391,8 @@ def target(name, value, op, bar):
 target("unary calls/s via h2load, ours ÷ tonic", ratio(med(rate["ours"]), med(rate["tonic"])), ">=", 1.25)
 target("unary calls/s via h2load, ours ÷ bare h2", ratio(med(rate["ours"]), med(rate["ceiling"])), ">=", 0.90)
 target("server CPU µs per unary call, ours ÷ tonic", ratio(med(cpu["ours"]), med(cpu["tonic"])), "<=", 0.75)
+if len(cg) == 3:
+    target("server instructions per unary call, ours ÷ tonic (callgrind)", cg["ours"] / cg["tonic"], "<=", 0.75)
 target("server-streaming msgs/s (64 B), ours ÷ tonic", res["server-stream-64B", "messages_per_s"], ">=", 1.5)
 target("client-streaming msgs/s (64 B), ours ÷ tonic", res["client-stream-64B", "messages_per_s"], ">=", 1.5)
 target("bidi ping-pong p50 latency, ours ÷ tonic", res["bidi-1x1", "p50"], "<=", 0.8)
