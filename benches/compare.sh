@@ -244,7 +244,8 @@ callgrind_run() { # name binary
     h=$(timeout "$STEP_TIMEOUT" h2load -n "$n" -c 4 -m 64 -d "$BODY" \
       -H 'content-type: application/grpc' -H 'te: trailers' \
       "http://$addr/ecommerce.OrderManagement/getOrder" 2>&1) || { kill "$vpid"; die "h2load under callgrind ($name) failed"; }
-    echo "$h" | grep -q "($((n * REPLY_BYTES))) data\$" || { kill "$vpid"; die "callgrind $name: wrong reply bytes: $h"; }
+    # A here-string, not a pipe: under pipefail, grep -q closing early would fail the echo.
+    grep -q "($((n * REPLY_BYTES))) data\$" <<< "$h" || { kill "$vpid"; die "callgrind $name: wrong reply bytes: $h"; }
   done
   callgrind_control -d "$vpid" > /dev/null
   sleep 1
