@@ -18,7 +18,7 @@
 #      alternating, ROUNDS rounds;
 #   6. our client vs tonic's client (tonic-order-bench) against each server, alternating;
 #   7. allocation counts per call (order-bench / tonic-order-bench --count-allocs);
-#   8. server instructions per unary call under callgrind (if valgrind is installed);
+#   8. server and client instructions per unary call under callgrind (if valgrind is installed);
 #   9. prints medians and ratios (markdown), keeps raw results in $OUT.
 #
 # Allocator: every binary runs on the system allocator (glibc malloc). The two
@@ -258,12 +258,34 @@ callgrind_run() { # name binary
   printf '{"kind":"callgrind","server":"%s","calls":%s,"instructions":%s}\n' "$name" "$CALLGRIND_N" "$total" >> "$RESULTS"
   log "callgrind $name: $((total / CALLGRIND_N)) instructions per call"
 }
+# The clients the same way: each bench client runs under callgrind against the
+# bare-h2 server (natively run, answers every call) for CLIENT_CALLGRIND_SECS,
+# 1 connection x 16 calls, no warm-up; instructions per call = the whole
+# process's total (start-up included, a few percent at most) / calls completed.
+CLIENT_CALLGRIND_SECS=${CLIENT_CALLGRIND_SECS:-10}
+callgrind_client() { # name binary
+  local name=$1 bin=$2
+  local out=$OUT/callgrind-client.$name line total calls
+  line=$(timeout "$STEP_TIMEOUT" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" \
+    --addr "${ADDR[ceiling]}" --mode unary --connections 1 --concurrency 16 \
+    --duration "$CLIENT_CALLGRIND_SECS" --warmup 0 --json 2> "$out.stderr") ||
+    die "$name client under callgrind failed (see $out.stderr)"
+  callgrind_annotate --inclusive=no --threshold=100 "$out" > "$out.annotate.txt" 2> /dev/null
+  total=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.annotate.txt" | tr -d ,)
+  calls=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["calls"])' "$line")
+  [ -n "$total" ] && [ "$calls" -gt 0 ] || die "no callgrind total or no calls for the $name client"
+  printf '{"kind":"callgrind-client","client":"%s","calls":%s,"instructions":%s}\n' "$name" "$calls" "$total" >> "$RESULTS"
+  log "callgrind $name client: $((total / calls)) instructions per call ($calls calls)"
+}
 if [ "${CALLGRIND:-1}" = 1 ]; then
   if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; then
     log "instruction counts under callgrind ($CALLGRIND_N calls per server)"
     callgrind_run ours "$OUR_SERVER"
     callgrind_run tonic "$TONIC_SERVER"
     callgrind_run ceiling "$CEILING"
+    log "client instruction counts under callgrind (${CLIENT_CALLGRIND_SECS} s each, against bare h2)"
+    callgrind_client ours "$OUR_BENCH"
+    callgrind_client tonic "$TONIC_BENCH"
   else
     log "valgrind not installed: skipping instruction counts (apt-get install valgrind)"
   fi
@@ -334,6 +356,16 @@ if len(cg) == 3:
     for s in NAMES:
         print(f"| {NAMES[s]} | {cg[s]:,.0f} | {cg[s] / cg['tonic']:.2f} | {cg[s] / cg['ceiling']:.2f} |")
     print()
+cgc = {r["client"]: r["instructions"] / r["calls"] for r in rows if r["kind"] == "callgrind-client"}
+if len(cgc) == 2:
+    print("**Client instructions per unary call** (callgrind; order-bench vs tonic-order-bench against the bare-h2 "
+          "server, 1 connection × 16 calls; start-up included):")
+    print()
+    print("| client | instructions/call | ÷ tonic |")
+    print("| --- | --- | --- |")
+    for c in ("ours", "tonic"):
+        print(f"| {NAMES[c]} | {cgc[c]:,.0f} | {cgc[c] / cgc['tonic']:.2f} |")
+    print()
 print(f"**order-bench (h2grpc's client) against each server** ({bench_secs} s windows after warm-up; "
       "1000 orders per streaming call; connections × concurrent calls per connection):")
 print()
@@ -400,6 +432,9 @@ target("bidi ping-pong p50 latency, ours ÷ tonic", res["bidi-1x1", "p50"], "<="
 for s in ("ours", "tonic"):
     target(f"our client ÷ tonic client, unary 4×64 calls/s, {NAMES[s]} server",
            res["client-unary-4x64", "calls_per_s", s], ">=", 1.25)
+if len(cgc) == 2:
+    # calls/s ≥ 1.25× at equal work means ≤ 1/1.25 = 0.8 of the instructions per call.
+    target("client instructions per unary call, ours ÷ tonic (callgrind)", cgc["ours"] / cgc["tonic"], "<=", 0.8)
 if "server_allocs_per_call" in res:
     target("allocations per unary call, server side, ours ÷ tonic", res["server_allocs_per_call"], "<=", 0.5)
 PY
