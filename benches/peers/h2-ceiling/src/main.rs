@@ -1,0 +1,112 @@
+//! `h2-ceiling`: a bare `h2` server that answers every request with the same
+//! gRPC reply, the upper bound for any gRPC runtime built on `h2`.
+//!
+//! ```text
+//! h2-ceiling [--addr HOST:PORT]
+//! ```
+//! Prints `h2-ceiling listening on ADDR` once bound (port 0 picks a free one).
+//! No gRPC logic: no path routing, no header checks, no decoding. Each
+//! request's body is read to its end (releasing flow-control capacity, as
+//! any real server must), then the answer is the fixed `getOrder("102")` reply:
+//!
+//! ```text
+//!  HEADERS  :status 200, content-type: application/grpc
+//!  DATA     00 0000004a  <74-byte Order 102>
+//!  HEADERS  grpc-status: 0                        (trailers, END_STREAM)
+//! ```
+//!
+//! Same task structure as h2grpc and tonic (one task per connection polling
+//! `accept`, one per stream: serving on the connection task would stall it)
+//! and the same windows as h2grpc's server (1 MiB stream, 4 MiB connection).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use h2::RecvStream;
+use h2::server::SendResponse;
+use http::{HeaderMap, HeaderValue, Response};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The framed reply: flag 0, length 74 (0x4a), then `Order` 102 encoded.
+/// Fields: 1 id, 2 items (repeated), 3 description, 4 price (float), 5 destination.
+const REPLY: &[u8] = b"\x00\x00\x00\x00\x4a\
+    \x0a\x03102\
+    \x12\x0fGoogle Pixel 3A\
+    \x12\x0cMac Book Pro\
+    \x1a\x0cMac Book Pro\
+    \x25\x00\x00\xe1\x44\
+    \x2a\x11Mountain View, CA";
+
+const STREAM_WINDOW_BYTES: u32 = 1024 * 1024;
+const CONNECTION_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut addr = SocketAddr::from(([127, 0, 0, 1], 50071));
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next().map(|v| v.parse())) {
+            ("--addr", Some(Ok(a))) => addr = a,
+            _ => {
+                eprintln!("usage: h2-ceiling [--addr HOST:PORT]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot bind {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    println!("h2-ceiling listening on {local}");
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((socket, _)) = accepted {
+                    tokio::spawn(connection(socket));
+                }
+            }
+            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+        }
+    }
+}
+
+async fn connection(socket: TcpStream) {
+    let _ = socket.set_nodelay(true);
+    let mut builder = h2::server::Builder::new();
+    builder
+        .initial_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
+        .max_concurrent_streams(1024);
+    let Ok(mut conn) = builder.handshake::<_, Bytes>(socket).await else {
+        return;
+    };
+    while let Some(Ok((request, respond))) = conn.accept().await {
+        tokio::spawn(answer(request.into_body(), respond));
+    }
+}
+
+async fn answer(mut body: RecvStream, mut respond: SendResponse<Bytes>) {
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else { return };
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let mut response = Response::new(());
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/grpc"));
+    let Ok(mut send) = respond.send_response(response, false) else {
+        return;
+    };
+    let _ = send.send_data(Bytes::from_static(REPLY), false);
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    let _ = send.send_trailers(trailers);
+}
