@@ -18,6 +18,8 @@
 //! the run. Plaintext HTTP/2 (h2c) only: `--use_tls true` is refused.
 //! Flags may also be written `--flag=value`, as the upstream runners do.
 
+#[path = "../common/logging.rs"]
+mod logging;
 #[path = "../common/interop_pb.rs"]
 mod pb;
 
@@ -33,7 +35,7 @@ use h2grpc::client::Channel;
 use pb::grpc_testing::test_service_client::TestServiceClient;
 
 const USAGE: &str = "usage: interop-client --server_port N [--server_host HOST] \
-                     [--test_case NAME|all] [--use_tls false]";
+                     [--test_case NAME|all] [--use_tls false] [--trace]";
 
 /// Longest one case may run; it fails (and the run goes on) after that.
 const CASE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -73,6 +75,8 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--test_case" => test_case = value()?,
+            // Handled by logging::trace_requested in main.
+            "--trace" => {}
             "--use_tls" => match value()?.as_str() {
                 "false" => {}
                 "true" => return Err("--use_tls true: TLS is not supported yet".into()),
@@ -97,6 +101,8 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut argv: Vec<String> = std::env::args().collect();
+    logging::init("warn", logging::trace_requested(&mut argv));
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {

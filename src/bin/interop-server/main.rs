@@ -9,6 +9,8 @@
 //! stdout line. Plaintext HTTP/2 (h2c) only. Flags may also be written
 //! `--flag=value`, as the upstream interop runners do. Stops on Ctrl-C or SIGTERM.
 
+#[path = "../common/logging.rs"]
+mod logging;
 #[path = "../common/interop_pb.rs"]
 mod pb;
 
@@ -20,12 +22,11 @@ use std::process::ExitCode;
 
 use h2grpc::server::Server;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 use pb::grpc_testing::test_service_server::TestServiceServer;
 use service::InteropService;
 
-const USAGE: &str = "usage: interop-server [--port N] [--host HOST] [--use_tls false]";
+const USAGE: &str = "usage: interop-server [--port N] [--host HOST] [--use_tls false] [--trace]";
 
 struct Args {
     host: IpAddr,
@@ -61,6 +62,8 @@ fn parse_args() -> Result<Args, String> {
                 let v = value()?;
                 args.host = v.parse().map_err(|e| format!("bad --host {v:?}: {e}"))?;
             }
+            // Handled by logging::trace_requested in main.
+            "--trace" => {}
             "--use_tls" => match value()?.as_str() {
                 "false" => {}
                 "true" => return Err("--use_tls true: TLS is not supported yet".into()),
@@ -74,12 +77,9 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let mut argv: Vec<String> = std::env::args().collect();
+    let trace = logging::trace_requested(&mut argv);
+    logging::init("warn", trace);
 
     let args = match parse_args() {
         Ok(args) => args,
