@@ -51,19 +51,9 @@ fn our_server() -> Command {
 
 /// Our `interop-client`, every case, against `host:port`.
 fn our_client(host: &str, port: &str) -> Command {
-    let mut cmd = Command::new(INTEROP_CLIENT);
-    cmd.args([
-        "--server_host",
-        host,
-        "--server_port",
-        port,
-        "--test_case",
-        "all",
-    ]);
-    cmd
+    all_cases(Command::new(INTEROP_CLIENT), host, port)
 }
 
-/// The same arguments for a peer's client command.
 fn all_cases(mut cmd: Command, host: &str, port: &str) -> Command {
     cmd.args([
         "--server_host",

@@ -91,19 +91,17 @@ impl Responder {
     }
 
     /// Ends the call with `status`: trailers after a head, or Trailers-Only.
-    /// Nothing is sent on a stream the client has already reset.
+    /// On a stream the client has already reset h2 sends nothing anyway; the
+    /// trace says so instead of showing trailers that never left (checked only
+    /// when tracing: it takes h2's stream lock, on every call's path).
     pub(super) fn finish(&mut self, status: &Status, trailers: &Metadata) {
-        let waker = std::task::Waker::noop();
-        if let Poll::Ready(reason) = self.poll_reset(&mut Context::from_waker(waker)) {
-            if trace::enabled() {
-                trace::reset(
-                    Side::Server,
-                    Dir::Recv,
-                    reason,
-                    "client went away: handler cancelled",
-                );
+        if trace::enabled() {
+            let waker = std::task::Waker::noop();
+            if let Poll::Ready(reason) = self.poll_reset(&mut Context::from_waker(waker)) {
+                let why = "client went away: handler cancelled";
+                trace::reset(Side::Server, Dir::Recv, reason, why);
+                return;
             }
-            return;
         }
         match self.stream.as_mut() {
             Some(stream) => {
