@@ -58,7 +58,7 @@ pub struct Call {
 
 /// What the connection task learned from the request head.
 pub(super) struct CallHead {
-    pub(super) path: String,
+    pub(super) path: http::uri::PathAndQuery,
     pub(super) metadata: Metadata,
     pub(super) timeout: Option<Duration>,
     pub(super) peer: SocketAddr,
@@ -177,7 +177,9 @@ impl Call {
         WFut: Future<Output = Result<Reply<C::Encode, S>, Status>>,
         S: Stream<Item = Result<C::Encode, Status>>,
     {
-        let started = std::time::Instant::now();
+        // The "call finished" log line is the only user of the clock here.
+        let started = tracing::enabled!(target: "h2grpc::server::call", tracing::Level::DEBUG)
+            .then(std::time::Instant::now);
         let Call {
             head,
             body,
@@ -233,15 +235,15 @@ impl Call {
                     },
                 }
             }
-            Outcome::Done(Err(status)) => Outcome::Done(Ok((status, Metadata::new()))),
+            Outcome::Done(Err(status)) => Outcome::Done(Ok((Some(status), Metadata::new()))),
             Outcome::DeadlineExceeded => Outcome::DeadlineExceeded,
             Outcome::Reset => Outcome::Reset,
         };
         // `outcome` no longer borrows the responder; finish the call with it.
         let code = match outcome {
             Outcome::Done(Ok((status, trailers))) => {
-                responder.finish(&status, &trailers);
-                status.code()
+                responder.finish(status.as_ref(), &trailers);
+                status.map_or(Code::Ok, |s| s.code())
             }
             // The stream failed under us (peer reset, connection gone): nothing to send.
             Outcome::Done(Err(_)) | Outcome::Reset => {
@@ -257,17 +259,19 @@ impl Call {
             }
             Outcome::DeadlineExceeded => {
                 let status = Status::deadline_exceeded("deadline exceeded");
-                responder.finish(&status, &Metadata::new());
+                responder.finish(Some(&status), &Metadata::new());
                 status.code()
             }
         };
-        tracing::debug!(
-            target: "h2grpc::server::call",
-            path = %path,
-            code = code.as_str(),
-            micros = started.elapsed().as_micros() as u64,
-            "call finished"
-        );
+        if let Some(started) = started {
+            tracing::debug!(
+                target: "h2grpc::server::call",
+                path = %path,
+                code = code.as_str(),
+                micros = started.elapsed().as_micros() as u64,
+                "call finished"
+            );
+        }
     }
 }
 
@@ -378,7 +382,8 @@ async fn guard<T>(handler: impl Future<Output = Result<T, Status>>) -> Result<T,
     }
 }
 
-/// Sends the handler's reply; returns the final status and trailers to send.
+/// Sends the handler's reply; returns the final status (`None` for OK, which
+/// needs no allocated `Status`) and trailers to send.
 /// `Err` means the stream itself failed (reset or connection lost).
 async fn send_reply<C, S>(
     responder: &mut Responder,
@@ -386,7 +391,7 @@ async fn send_reply<C, S>(
     reply: Reply<C::Encode, S>,
     config: &Config,
     client_accepts: Option<&[u8]>,
-) -> Result<(Status, Metadata), h2::Error>
+) -> Result<(Option<Status>, Metadata), h2::Error>
 where
     C: Codec,
     S: Stream<Item = Result<C::Encode, Status>>,
@@ -416,10 +421,10 @@ where
             if let Err(status) =
                 encode_message(codec, &message, &mut buf, max_send, encoding, Side::Server)
             {
-                return Ok((status, Metadata::new()));
+                return Ok((Some(status), Metadata::new()));
             }
             responder.send_data(buf.freeze()).await?;
-            Ok((Status::ok(), trailers))
+            Ok((None, trailers))
         }
         ReplyBody::Stream(stream) => {
             let mut stream = pin!(stream);
@@ -441,7 +446,7 @@ where
                             encode_message(codec, &item, &mut buf, max_send, encoding, Side::Server)
                         {
                             flush(responder, &head, &mut buf).await?;
-                            return Ok((status, Metadata::new()));
+                            return Ok((Some(status), Metadata::new()));
                         }
                         if buf.len() >= COALESCE_BYTES {
                             flush(responder, &head, &mut buf).await?;
@@ -449,11 +454,11 @@ where
                     }
                     Next::Item(Some(Err(status))) => {
                         flush(responder, &head, &mut buf).await?;
-                        return Ok((status, trailers));
+                        return Ok((Some(status), trailers));
                     }
                     Next::Item(None) => {
                         flush(responder, &head, &mut buf).await?;
-                        return Ok((Status::ok(), trailers));
+                        return Ok((None, trailers));
                     }
                     Next::Reset(reason) => return Err(h2::Error::from(reason)),
                     // Nothing more ready: send what we have.

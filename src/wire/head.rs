@@ -25,7 +25,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 
 use super::compression::{self, ACCEPT_ENCODING, Encoding, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use super::status::{Code, Status};
@@ -37,8 +37,9 @@ pub const CONTENT_TYPE: &str = "application/grpc";
 /// The `te` value the spec requires on requests; it detects proxies that would drop trailers.
 pub const TE_TRAILERS: &str = "trailers";
 
-/// The `grpc-timeout` header.
-pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+/// The `grpc-timeout` header (a `HeaderName`: looking up or inserting by `&str`
+/// parses, and on insert copies, the name every time).
+pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 
 /// The `user-agent` this crate sends: `h2grpc/<version>`.
 pub const USER_AGENT: &str = concat!("h2grpc/", env!("CARGO_PKG_VERSION"));

@@ -120,10 +120,36 @@ pub enum MetadataValue<'a> {
 /// assert_eq!(&md.get_bin("trace-bin").unwrap().unwrap()[..], &[0, 1, 2]);
 /// assert!(md.insert("grpc-status", "0").is_err()); // reserved for gRPC itself
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Metadata {
     /// Wire form: exactly what goes into (or came out of) the HEADERS frame.
     headers: HeaderMap,
+    /// Set when `headers` is a received head or trailers kept whole: its
+    /// reserved entries (`content-type`, `te`, `grpc-*`, ...) are still in the
+    /// map, and every accessor skips them. Hiding them on read instead of
+    /// copying the rest on receive saves a map allocation and a copy on every
+    /// call; most handlers never read their metadata.
+    received: bool,
+}
+
+impl PartialEq for Metadata {
+    /// Equal when the visible entries are: the same values per key, in order
+    /// (keys in any order, like `HeaderMap`'s own equality).
+    fn eq(&self, other: &Metadata) -> bool {
+        self.len() == other.len()
+            && self.visible().all(|(name, _)| {
+                self.headers
+                    .get_all(name)
+                    .iter()
+                    .eq(other.headers.get_all(name).iter())
+            })
+    }
+}
+
+impl fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.visible()).finish()
+    }
 }
 
 impl Metadata {
@@ -131,47 +157,51 @@ impl Metadata {
     pub fn new() -> Metadata {
         Metadata {
             headers: HeaderMap::new(),
+            received: false,
         }
     }
-    /// Keeps the non-reserved headers of a received head or trailers. Values that are
-    /// not valid for their kind are kept as received; decoding reports them.
+    /// The metadata of a received head or trailers: the map is kept whole (no
+    /// copy) and its reserved entries are hidden from every accessor. Values
+    /// that are not valid for their kind are kept as received; decoding reports them.
     ///
-    /// `user-agent` is kept although it cannot be sent as metadata: it is the
-    /// only reserved header a handler has a use for. `grpc-*`, `content-type`,
-    /// `te` and the connection-specific headers are dropped.
+    /// `user-agent` stays visible although it cannot be sent as metadata: it is
+    /// the only reserved header a handler has a use for. `grpc-*`,
+    /// `content-type`, `te` and the connection-specific headers are hidden.
     pub fn from_headers(headers: HeaderMap) -> Metadata {
-        let mut kept = HeaderMap::with_capacity(headers.len());
-        let mut current: Option<HeaderName> = None;
-        // `into_iter` names a key once, then yields `None` for its further values.
-        for (name, value) in headers {
-            if let Some(name) = name {
-                current = Some(name);
-            }
-            if let Some(name) = &current
-                && !is_dropped_on_receive(name.as_str())
-            {
-                kept.append(name.clone(), value);
-            }
+        Metadata {
+            headers,
+            received: true,
         }
-        Metadata { headers: kept }
     }
     /// Appends every entry to `dst` (already validated, so this cannot fail).
     pub fn write_to(&self, dst: &mut HeaderMap) {
-        for (name, value) in &self.headers {
+        for (name, value) in self.visible() {
             dst.append(name.clone(), value.clone());
         }
     }
-    /// The wire-form headers.
-    pub fn as_headers(&self) -> &HeaderMap {
-        &self.headers
+    /// The entries a caller may see: all of them, minus the reserved ones
+    /// still held in a received map.
+    fn visible(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        let received = self.received;
+        self.headers
+            .iter()
+            .filter(move |(name, _)| !received || !is_dropped_on_receive(name.as_str()))
+    }
+    /// True when `key` is a reserved entry hidden in a received map.
+    fn hides(&self, key: &str) -> bool {
+        self.received && is_dropped_on_receive(key)
     }
     /// Number of values.
     pub fn len(&self) -> usize {
-        self.headers.len()
+        if self.received {
+            self.visible().count()
+        } else {
+            self.headers.len()
+        }
     }
     /// True when there are no values.
     pub fn is_empty(&self) -> bool {
-        self.headers.is_empty()
+        self.visible().next().is_none()
     }
     /// Replaces the values of an ASCII key.
     pub fn insert(&mut self, key: &str, value: &str) -> Result<(), MetadataError> {
@@ -200,7 +230,7 @@ impl Metadata {
     /// The first value of an ASCII key. `None` for a `-bin` key, or when the
     /// first received value is not visible ASCII.
     pub fn get(&self, key: &str) -> Option<&str> {
-        if is_bin_key(key) {
+        if is_bin_key(key) || self.hides(key) {
             return None;
         }
         self.headers
@@ -210,7 +240,7 @@ impl Metadata {
     /// Every value of an ASCII key, in order. Empty for a `-bin` key; received
     /// values that are not visible ASCII are skipped (see [`Metadata::iter`]).
     pub fn get_all(&self, key: &str) -> Vec<&str> {
-        if is_bin_key(key) {
+        if is_bin_key(key) || self.hides(key) {
             return Vec::new();
         }
         self.headers
@@ -227,6 +257,9 @@ impl Metadata {
         if !is_bin_key(key) {
             return Some(Err(MetadataError::WrongKind(key.to_owned())));
         }
+        if self.hides(key) {
+            return None;
+        }
         let first = self.headers.get(key)?;
         let piece = first
             .as_bytes()
@@ -241,6 +274,9 @@ impl Metadata {
         if !is_bin_key(key) {
             return Err(MetadataError::WrongKind(key.to_owned()));
         }
+        if self.hides(key) {
+            return Ok(Vec::new());
+        }
         self.headers
             .get_all(key)
             .iter()
@@ -250,13 +286,14 @@ impl Metadata {
     }
     /// Removes every value of a key; true if there was one.
     pub fn remove(&mut self, key: &str) -> bool {
-        if !self.headers.contains_key(key) {
+        if self.hides(key) || !self.headers.contains_key(key) {
             return false;
         }
         // `HeaderMap::remove` swaps the last key into the gap; rebuild instead
-        // so `iter` keeps the order the entries were added in.
-        let old = std::mem::take(&mut self.headers);
-        for (name, value) in &old {
+        // so `iter` keeps the order the entries were added in (and drop the
+        // hidden reserved entries while at it).
+        let old = std::mem::take(self);
+        for (name, value) in old.visible() {
             if !name.as_str().eq_ignore_ascii_case(key) {
                 self.headers.append(name.clone(), value.clone());
             }
@@ -269,7 +306,7 @@ impl Metadata {
     /// header holding comma-separated values yields one entry per value. A
     /// received ASCII value that is not visible ASCII yields `InvalidValue`.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Result<MetadataValue<'_>, MetadataError>)> {
-        self.headers.iter().flat_map(|(name, value)| {
+        self.visible().flat_map(|(name, value)| {
             let key = name.as_str();
             let binary = is_bin_key(key);
             // An ASCII value is never split: a comma is an ordinary character there.
@@ -385,6 +422,13 @@ mod tests {
         HeaderValue::from_bytes(s).unwrap()
     }
 
+    /// What `md` puts on the wire.
+    fn wire(md: &Metadata) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        md.write_to(&mut map);
+        map
+    }
+
     #[test]
     fn ascii_insert_get_append() {
         let mut md = Metadata::new();
@@ -397,7 +441,7 @@ mod tests {
         md.insert("trace-id", "only").unwrap();
         assert_eq!(md.get_all("trace-id"), vec!["only"]);
         // Wire form is the value itself.
-        assert_eq!(md.as_headers().get("trace-id").unwrap().as_bytes(), b"only");
+        assert_eq!(wire(&md).get("trace-id").unwrap().as_bytes(), b"only");
         assert_eq!(md.get("missing"), None);
         // Every printable byte, including space and `~`, is allowed.
         let printable: String = (0x20u8..=0x7e).map(char::from).collect();
@@ -411,10 +455,7 @@ mod tests {
         md.insert_bin("token-bin", [0x00, 0x01, 0x02, 0x03])
             .unwrap();
         // 00 01 02 03 → "AAECAw" (padded would be "AAECAw==").
-        assert_eq!(
-            md.as_headers().get("token-bin").unwrap().as_bytes(),
-            b"AAECAw"
-        );
+        assert_eq!(wire(&md).get("token-bin").unwrap().as_bytes(), b"AAECAw");
         assert_eq!(
             md.get_bin("token-bin"),
             Some(Ok(Bytes::from_static(&[0, 1, 2, 3])))
@@ -422,7 +463,7 @@ mod tests {
         md.append_bin("token-bin", b"\xff\xfe").unwrap();
         // ff fe → "//4".
         assert_eq!(
-            md.as_headers()
+            wire(&md)
                 .get_all("token-bin")
                 .iter()
                 .nth(1)
@@ -647,6 +688,27 @@ mod tests {
         assert_eq!(md.get("grpc-timeout"), None);
         assert_eq!(md.get("connection"), None);
         assert_eq!(md.get_bin("x-b-bin"), Some(Ok(Bytes::from_static(&[1]))));
+        // The hidden entries stay hidden from every other view too.
+        let keys: Vec<&str> = md.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["user-agent", "x-a", "x-a", "x-b-bin"]);
+        assert_eq!(wire(&md).len(), 4);
+        assert!(wire(&md).get("grpc-timeout").is_none());
+        let mut sent = Metadata::new();
+        sent.append("x-a", "1").unwrap();
+        sent.append("x-a", "2").unwrap();
+        sent.append_bin("x-b-bin", [1]).unwrap();
+        assert_ne!(md, sent, "user-agent still differs");
+        let mut md = md;
+        assert!(!md.remove("te"), "a hidden key is not there to remove");
+        assert!(md.remove("user-agent"));
+        assert_eq!(md, sent);
+        assert_eq!(format!("{md:?}"), format!("{sent:?}"));
+        let mut h = HeaderMap::new();
+        h.append("grpc-status-details-bin", hv(b"AQ"));
+        let md = Metadata::from_headers(h);
+        assert!(md.is_empty());
+        assert_eq!(md.get_bin("grpc-status-details-bin"), None);
+        assert_eq!(md.get_all_bin("grpc-status-details-bin"), Ok(vec![]));
     }
 
     #[test]
