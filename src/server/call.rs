@@ -207,9 +207,11 @@ impl Call {
         };
         let mut responder = Responder::new(respond);
 
-        let work = work(body, factory);
         // Phase 1: the request is read and the handler runs. The work does not
         // touch the responder, so a client reset can be watched alongside it.
+        // (Futures are built where they are awaited: a future first bound to a
+        // local and then moved keeps both slots in the call's state, and this
+        // state is copied whole when the call is spawned.)
         let expired = deadline.is_some_and(|d| d <= Instant::now());
         let handled = if expired {
             // grpc-timeout 0 (or a deadline already past): nothing may run.
@@ -219,20 +221,25 @@ impl Call {
                 biased;
                 () = responder.reset() => Outcome::Reset,
                 () = sleep_until(deadline) => Outcome::DeadlineExceeded,
-                reply = work => Outcome::Done(reply),
+                reply = work(body, factory) => Outcome::Done(reply),
             }
         };
         // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
         let outcome = match handled {
             Outcome::Done(Ok(reply)) => {
                 let accepts = accept_encoding.as_ref().map(HeaderValue::as_bytes);
-                let send = send_reply(&mut responder, &codec, reply, config, accepts);
+                let responder = &mut responder;
                 match deadline {
-                    None => Outcome::Done(send.await),
-                    Some(deadline) => match tokio::time::timeout_at(deadline, send).await {
-                        Ok(sent) => Outcome::Done(sent),
-                        Err(_) => Outcome::DeadlineExceeded,
-                    },
+                    None => {
+                        Outcome::Done(send_reply(responder, &codec, reply, config, accepts).await)
+                    }
+                    Some(deadline) => {
+                        let send = send_reply(responder, &codec, reply, config, accepts);
+                        match tokio::time::timeout_at(deadline, send).await {
+                            Ok(sent) => Outcome::Done(sent),
+                            Err(_) => Outcome::DeadlineExceeded,
+                        }
+                    }
                 }
             }
             Outcome::Done(Err(status)) => Outcome::Done(Ok((Some(status), Metadata::new()))),
@@ -375,11 +382,13 @@ impl<M, S> Reply<M, S> {
 }
 
 /// Runs a handler future, turning a panic into `INTERNAL` for this call only.
-async fn guard<T>(handler: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
-    match AssertUnwindSafe(handler).catch_unwind().await {
-        Ok(result) => result,
-        Err(_) => Err(Status::internal("handler panicked")),
-    }
+/// A combinator, not an `async fn`: that would hold the handler's future twice.
+fn guard<T>(
+    handler: impl Future<Output = Result<T, Status>>,
+) -> impl Future<Output = Result<T, Status>> {
+    AssertUnwindSafe(handler)
+        .catch_unwind()
+        .map(|caught| caught.unwrap_or_else(|_| Err(Status::internal("handler panicked"))))
 }
 
 /// Sends the handler's reply; returns the final status (`None` for OK, which

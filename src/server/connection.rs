@@ -75,6 +75,15 @@ pub(super) async fn serve(
         conn.graceful_shutdown();
     }
     let mut idle_check = config.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+    // The control signals live across iterations: a `Notified` made afresh on
+    // every accept registers with (and leaves) its waiter list under a lock
+    // each time, which callgrind showed on every call's path.
+    let mut stop_requested = std::pin::pin!(async {
+        // A dropped sender also means "stop".
+        let _ = stop.changed().await;
+    });
+    let mut too_many_pings = std::pin::pin!(signals.notify.notified());
+    let mut calmed = false;
     loop {
         tokio::select! {
             accepted = conn.accept() => match accepted {
@@ -91,16 +100,15 @@ pub(super) async fn serve(
                 }
                 None => break,
             },
-            changed = stop.changed(), if !stopping => {
-                // A dropped sender also means "stop".
-                let _ = changed;
+            () = &mut stop_requested, if !stopping => {
                 stopping = true;
                 if trace::enabled() {
                     trace::goaway(Side::Server, Dir::Send, "NO_ERROR: graceful shutdown, in-flight calls may finish");
                 }
                 conn.graceful_shutdown();
             }
-            () = signals.notify.notified() => {
+            () = &mut too_many_pings, if !calmed => {
+                calmed = true;
                 // doc/keepalive.md: a client pinging too often gets GOAWAY ENHANCE_YOUR_CALM.
                 tracing::debug!(target: "h2grpc::server", %peer, "too_many_pings: GOAWAY ENHANCE_YOUR_CALM");
                 if trace::enabled() {

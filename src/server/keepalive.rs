@@ -185,30 +185,99 @@ pub(crate) struct TapSignals {
     pub(crate) notify: Notify,
 }
 
+/// How long a closed connection keeps reading (and discarding) what the peer
+/// still sends. Closing a socket with unread input makes the kernel answer
+/// with RST, and a peer that receives RST may discard our last frames unread,
+/// GOAWAY included (a PING flood showed it); grpc-go's server waits the same
+/// second (`goAwayTimeout`) before it closes.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// At most this much is read and discarded while lingering.
+const LINGER_MAX_BYTES: usize = 4 << 20;
+
 /// The server socket with a frame scanner in each direction.
+///
+/// `inner` is an `Option` only so that `Drop` can hand the socket to a
+/// lingering-close task; it is `Some` for the whole life of the connection.
 #[derive(Debug)]
-pub(crate) struct Tap<S> {
-    inner: S,
+pub(crate) struct Tap<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    inner: Option<S>,
     read_scan: FrameScanner,
     write_scan: FrameScanner,
     enforcer: Option<PingEnforcer>,
     signals: Arc<TapSignals>,
 }
 
-impl<S> Tap<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Tap<S> {
     /// `policy: None` turns enforcement off (the scanners then do nothing).
     pub(crate) fn new(inner: S, policy: Option<PingPolicy>, signals: Arc<TapSignals>) -> Tap<S> {
         Tap {
-            inner,
+            inner: Some(inner),
             read_scan: FrameScanner::client_to_server(),
             write_scan: FrameScanner::server_to_client(),
             enforcer: policy.map(PingEnforcer::new),
             signals,
         }
     }
+
+    fn socket(&mut self) -> io::Result<Pin<&mut S>> {
+        match self.inner.as_mut() {
+            Some(inner) => Ok(Pin::new(inner)),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Reports the HEADERS and DATA among the first `n` bytes written.
+    fn scan_written<'a>(&mut self, n: usize, bufs: impl Iterator<Item = &'a [u8]>) {
+        let Some(enforcer) = self.enforcer.as_mut() else {
+            return;
+        };
+        let mut left = n;
+        for buf in bufs {
+            if left == 0 {
+                break;
+            }
+            let take = left.min(buf.len());
+            left -= take;
+            self.write_scan.feed(&buf[..take], |head| {
+                if head.kind == TYPE_DATA || head.kind == TYPE_HEADERS {
+                    enforcer.on_send_traffic();
+                }
+            });
+        }
+    }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Tap<S> {
+    fn drop(&mut self) {
+        let (Some(socket), Ok(runtime)) =
+            (self.inner.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(linger(socket));
+    }
+}
+
+/// Half-closes `socket`, then reads and discards until the peer closes too,
+/// [`LINGER`] passes or [`LINGER_MAX_BYTES`] were read; then drops it.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = socket.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 8192];
+        let mut read = 0;
+        while read < LINGER_MAX_BYTES {
+            match socket.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for Tap<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -216,7 +285,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let polled = match this.socket() {
+            Ok(socket) => socket.poll_read(cx, buf),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
         if let (Poll::Ready(Ok(())), Some(enforcer)) = (&polled, this.enforcer.as_mut()) {
             let signals = &this.signals;
             let mut violated = false;
@@ -234,52 +306,58 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Tap<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
-        if let (Poll::Ready(Ok(n)), Some(enforcer)) = (&polled, this.enforcer.as_mut()) {
-            this.write_scan.feed(&data[..*n], |head| {
-                if head.kind == TYPE_DATA || head.kind == TYPE_HEADERS {
-                    enforcer.on_send_traffic();
-                }
-            });
+        let polled = match this.socket() {
+            Ok(socket) => socket.poll_write(cx, data),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if let Poll::Ready(Ok(n)) = polled {
+            this.scan_written(n, std::iter::once(data));
         }
         polled
     }
 
+    /// Vectored writes pass through (h2 then sends large DATA payloads
+    /// without copying them into its write buffer); the scanner reads the
+    /// written prefix across the slices.
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.enforcer.is_none() {
-            return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        let polled = match this.socket() {
+            Ok(socket) => socket.poll_write_vectored(cx, bufs),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if let Poll::Ready(Ok(n)) = polled {
+            this.scan_written(n, bufs.iter().map(|b| &b[..]));
         }
-        // Scanning needs to know which bytes went out: write the first
-        // non-empty slice only (AsyncWrite allows a partial write).
-        let first = bufs
-            .iter()
-            .find(|b| !b.is_empty())
-            .map_or(&[][..], |b| &b[..]);
-        Pin::new(this).poll_write(cx, first)
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.enforcer.is_none() && self.inner.is_write_vectored()
+        self.inner.as_ref().is_some_and(|s| s.is_write_vectored())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        match self.get_mut().socket() {
+            Ok(socket) => socket.poll_flush(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        match self.get_mut().socket() {
+            Ok(socket) => socket.poll_shutdown(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 }
 
@@ -383,5 +461,38 @@ mod tests {
             assert!(!lenient.on_ping(t0 + Duration::from_secs(10 * i), 0));
         }
         assert!(violated);
+    }
+
+    /// A vectored write is scanned across its slices, and only as far as it was written.
+    #[tokio::test]
+    async fn vectored_writes_are_scanned_across_slices() {
+        let policy = PingPolicy {
+            min_interval: Duration::from_secs(300),
+            permit_without_calls: false,
+        };
+        let (ours, _peer) = tokio::io::duplex(1 << 16);
+        let mut tap = Tap::new(ours, Some(policy), Arc::new(TapSignals::default()));
+        let strikes = |tap: &Tap<tokio::io::DuplexStream>| tap.enforcer.as_ref().unwrap().strikes;
+        tap.enforcer.as_mut().unwrap().strikes = 1;
+        // A PING frame (not traffic), then a HEADERS frame whose 9-byte head
+        // is split 4 + 5 over the second and third slices.
+        let ping = frame(TYPE_PING, 0, 8);
+        let headers = frame(TYPE_HEADERS, 0x4, 3);
+        let slices = [&ping[..], &headers[..4], &headers[4..]];
+        // Written only up to inside the split head: no HEADERS seen yet.
+        tap.scan_written(ping.len() + 4, slices.iter().copied());
+        assert_eq!(strikes(&tap), 1);
+        // The rest arrives in a later write: now it is.
+        tap.scan_written(headers.len() - 4, [&headers[4..]].into_iter());
+        assert_eq!(strikes(&tap), 0);
+        // And through the real AsyncWrite path, in one vectored write.
+        tap.enforcer.as_mut().unwrap().strikes = 1;
+        let more = frame(TYPE_DATA, 0, 2);
+        let bufs = [io::IoSlice::new(&more[..3]), io::IoSlice::new(&more[3..])];
+        let n = tokio::io::AsyncWriteExt::write_vectored(&mut tap, &bufs)
+            .await
+            .unwrap();
+        assert_eq!(n, more.len());
+        assert_eq!(strikes(&tap), 0);
     }
 }
