@@ -432,7 +432,7 @@ where
             {
                 return Ok((Some(status), Metadata::new()));
             }
-            responder.send_data(buf.freeze()).await?;
+            responder.send_whole(buf.freeze())?;
             Ok((None, trailers))
         }
         ReplyBody::Stream(stream) => {

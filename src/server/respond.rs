@@ -99,6 +99,18 @@ impl Responder {
         }
     }
 
+    /// Hands one whole reply to h2 without waiting for window space: a unary
+    /// reply is a single message already in memory (bounded by the send
+    /// limit), so waiting would bound nothing, and reserving capacity costs
+    /// h2 a stream lock and a scheduling pass per call (~600 instructions in
+    /// callgrind). h2 queues it and sends as the peer's window allows.
+    pub(super) fn send_whole(&mut self, data: Bytes) -> Result<(), h2::Error> {
+        match self.stream.as_mut() {
+            Some(stream) => stream.send_data(data, false),
+            None => Err(h2::Error::from(Reason::INTERNAL_ERROR)),
+        }
+    }
+
     /// Ends the call with `status` (`None`: OK): trailers after a head, or Trailers-Only.
     /// On a stream the client has already reset h2 sends nothing anyway; the
     /// trace says so instead of showing trailers that never left (checked only
