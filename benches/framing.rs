@@ -370,8 +370,24 @@ fn count(case: &str, iters: usize) {
     use order_cases::*;
     let (codec, order, body, wire) = order_fixtures();
     let mut buf = BytesMut::with_capacity(wire.len());
+    // Decoder cases beside the `order` ones: a batch of small messages in one
+    // chunk (a coalesced stream), a 64 KiB message in h2-sized chunks, and a
+    // 1 KiB one in 1-byte chunks (the copying path).
+    let framed = |len: usize, copies: usize| {
+        let mut wire = BytesMut::new();
+        for _ in 0..copies {
+            frame::encode(&mut wire, false, &payload(len));
+        }
+        wire.freeze()
+    };
+    let batch = vec![framed(BATCH_MSG_BYTES, BATCH_LEN)];
+    let h2_chunks = split(&framed(64 * 1024, 1), H2_FRAME_BYTES);
+    let byte_chunks = split(&framed(1024, 1), 1);
     for _ in 0..iters {
         match case {
+            "batch_decode" => drop(decode_all(&batch)),
+            "decode_64KiB_16KiB_chunks" => drop(decode_all(&h2_chunks)),
+            "decode_1KiB_1B_chunks" => drop(decode_all(&byte_chunks)),
             "prost_encode" => prost_encode(&order, &mut buf),
             "encode_and_frame" => encode_and_frame(&codec, &order, &mut buf),
             "prost_encode_to_vec" => drop(prost_encode_to_vec(&order)),

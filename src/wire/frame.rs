@@ -352,7 +352,7 @@ impl Decoder {
             self.chunks.front = chunk;
             return;
         }
-        let crowded = self.chunks.len() >= QUEUED_CHUNKS_BEFORE_COPY || !self.tail.is_empty();
+        let crowded = !self.tail.is_empty() || self.chunks.len() >= QUEUED_CHUNKS_BEFORE_COPY;
         if chunk.len() < SMALL_CHUNK_BYTES && crowded {
             self.tail.extend_from_slice(&chunk);
         } else {
@@ -393,7 +393,13 @@ impl Decoder {
                 payload,
             }));
         }
-        self.decode_slow()
+        // "Need more bytes", the usual answer while a message trickles in, also
+        // stays out of the slow path.
+        match self.state {
+            State::ReadHeader if self.buffered < HEADER_LEN => Ok(None),
+            State::ReadBody { len, .. } if self.buffered < len => Ok(None),
+            _ => self.decode_slow(),
+        }
     }
 
     /// [`decode`](Decoder::decode) for a prefix or body spread over chunks, and for errors.
