@@ -10,7 +10,8 @@
 //! payload_<size>    encode, decode one chunk / 16 KiB chunks  memcpy of the same
 //!                   / 1-byte chunks (1-byte only ≤ 64 KiB)    5 + size wire bytes
 //! batch_1000x64B    encode, decode (one chunk)                memcpy of the batch
-//! order             encode+frame vs prost encode,             prost alone
+//! order             encode+frame vs prost encode (reused buf), prost alone
+//!                   fresh buffer vs prost encode_to_vec→Bytes,
 //!                   decode+unframe vs prost decode
 //! status_trailers   encode_trailers, decode_trailers          -
 //! grpc_timeout      timeout::decode                           -
@@ -28,6 +29,11 @@
 //!
 //! Run: `cargo bench --bench framing` (about two minutes on 2 cores).
 //! Medians land in `target/criterion/<group>/<bench>/new/estimates.json`.
+//!
+//! Instruction counts (deterministic, unlike wall time on a shared machine): with
+//! `FRAMING_COUNT=<case>` the binary skips criterion and runs one case
+//! `FRAMING_ITERS` times (see `count`); run it under
+//! `valgrind --tool=callgrind` with n and 2n iterations and divide the difference by n.
 
 use std::hint::black_box;
 use std::time::Duration;
