@@ -10,7 +10,8 @@
 //! payload_<size>    encode, decode one chunk / 16 KiB chunks  memcpy of the same
 //!                   / 1-byte chunks (1-byte only ≤ 64 KiB)    5 + size wire bytes
 //! batch_1000x64B    encode, decode (one chunk)                memcpy of the batch
-//! order             encode+frame vs prost encode,             prost alone
+//! order             encode+frame vs prost encode (reused buf), prost alone
+//!                   fresh buffer vs prost encode_to_vec→Bytes,
 //!                   decode+unframe vs prost decode
 //! status_trailers   encode_trailers, decode_trailers          -
 //! grpc_timeout      timeout::decode                           -
@@ -28,13 +29,18 @@
 //!
 //! Run: `cargo bench --bench framing` (about two minutes on 2 cores).
 //! Medians land in `target/criterion/<group>/<bench>/new/estimates.json`.
+//!
+//! Instruction counts (deterministic, unlike wall time on a shared machine): with
+//! `FRAMING_COUNT=<case>` the binary skips criterion and runs one case
+//! `FRAMING_ITERS` times (see `count`); run it under
+//! `valgrind --tool=callgrind` with n and 2n iterations and divide the difference by n.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use h2grpc::codec::{Codec, ProstCodec};
+use criterion::{Criterion, Throughput, criterion_group};
+use h2grpc::codec::{Codec, ProstCodec, encode_frame};
 use h2grpc::wire::frame::{self, DEFAULT_MAX_RECV_BYTES, Decoder, HEADER_LEN};
 use h2grpc::wire::timeout;
 use h2grpc::{Code, Status};
@@ -199,54 +205,112 @@ fn bench_batch(c: &mut Criterion) {
     group.finish();
 }
 
-fn bench_order(c: &mut Criterion) {
-    let order = sample_order();
-    let codec = ProstCodec::<Order, Order>::default();
-    let body = Bytes::from(order.encode_to_vec());
-    let mut wire = BytesMut::new();
-    frame::encode(&mut wire, false, &body);
-    let wire = wire.freeze();
+/// The `order` group's cases, as plain functions so the criterion benches and the
+/// fixed-count mode (`FRAMING_COUNT`, see [`main`]) run exactly the same code.
+mod order_cases {
+    use super::*;
 
-    let mut group = c.benchmark_group("order");
-    group.throughput(Throughput::Bytes(body.len() as u64));
+    /// prost alone into a reused buffer: `Message::encode` (length check + encode).
+    pub(super) fn prost_encode(order: &Order, buf: &mut BytesMut) {
+        buf.clear();
+        black_box(order).encode(buf).unwrap();
+        black_box(&buf);
+    }
 
-    // Both encoders write into the same kind of reused buffer, so the difference
-    // is the framing alone (prefix reservation and length patch).
-    let mut buf = BytesMut::with_capacity(wire.len());
-    group.bench_function("prost_encode", |b| {
-        b.iter(|| {
-            buf.clear();
-            black_box(&order).encode(&mut buf).unwrap();
-            black_box(&buf);
-        })
-    });
-    group.bench_function("prost_encode_to_vec", |b| {
-        b.iter(|| black_box(black_box(&order).encode_to_vec()))
-    });
-    group.bench_function("encode_and_frame", |b| {
-        b.iter(|| {
-            buf.clear();
-            frame::encode_with(&mut buf, false, |dst| codec.encode(black_box(&order), dst))
-                .unwrap();
-            black_box(&buf);
-        })
-    });
-    assert_eq!(buf.freeze(), wire);
+    /// What a call sends, into a reused buffer: `codec::encode_frame` (size from
+    /// `encoded_len`, prefix, encode in place, length patch, send-limit check).
+    pub(super) fn encode_and_frame(codec: &OrderCodec, order: &Order, buf: &mut BytesMut) {
+        buf.clear();
+        encode_framed(codec, black_box(order), buf);
+        black_box(&buf);
+    }
 
-    group.bench_function("prost_decode", |b| {
-        b.iter(|| Order::decode(black_box(&body).clone()).unwrap())
-    });
-    let unframe = |wire: &Bytes| {
+    /// prost alone into a fresh buffer: `encode_to_vec` (one exact allocation).
+    pub(super) fn prost_encode_to_vec(order: &Order) -> Vec<u8> {
+        black_box(black_box(order).encode_to_vec())
+    }
+
+    /// prost alone, handed to h2 as a unary reply must be: `encode_to_vec`, then
+    /// the `Vec` turned into `Bytes` (no copy).
+    pub(super) fn prost_encode_to_bytes(order: &Order) -> Bytes {
+        black_box(Bytes::from(black_box(order).encode_to_vec()))
+    }
+
+    /// What a unary reply does: a fresh `BytesMut`, framed message, frozen for h2.
+    pub(super) fn encode_and_frame_fresh(codec: &OrderCodec, order: &Order) -> Bytes {
+        let mut buf = BytesMut::new();
+        encode_framed(codec, black_box(order), &mut buf);
+        black_box(buf.freeze())
+    }
+
+    /// prost alone from the payload (a refcount clone of it, as our decoder hands out).
+    pub(super) fn prost_decode(body: &Bytes) -> Order {
+        Order::decode(black_box(body).clone()).unwrap()
+    }
+
+    /// What a call receives: the message in one DATA chunk, fed to a new decoder,
+    /// unframed, decoded with the codec, and the end of stream checked.
+    pub(super) fn decode_and_unframe(codec: &OrderCodec, wire: &Bytes) -> Order {
         let mut dec = Decoder::new(DEFAULT_MAX_RECV_BYTES, false);
-        dec.push(wire.clone());
+        dec.push(black_box(wire).clone());
         let frame = dec.decode().unwrap().unwrap();
         let order = codec.decode(frame.payload).unwrap();
         dec.finish().unwrap();
         order
-    };
-    assert_eq!(unframe(&wire), order);
+    }
+}
+
+type OrderCodec = ProstCodec<Order, Order>;
+
+/// The send path of a call for an uncompressed message (`codec::encode_frame`,
+/// which the crate's sender calls), under the default 4 MiB limit.
+fn encode_framed(codec: &OrderCodec, order: &Order, buf: &mut BytesMut) {
+    encode_frame(codec, order, buf, DEFAULT_MAX_RECV_BYTES).unwrap();
+}
+
+/// Fixtures for the `order` group: the message, its payload and its framed form.
+fn order_fixtures() -> (OrderCodec, Order, Bytes, Bytes) {
+    let order = sample_order();
+    let body = Bytes::from(order.encode_to_vec());
+    let mut wire = BytesMut::new();
+    frame::encode(&mut wire, false, &body);
+    (OrderCodec::default(), order, body, wire.freeze())
+}
+
+fn bench_order(c: &mut Criterion) {
+    use order_cases::*;
+    let (codec, order, body, wire) = order_fixtures();
+
+    let mut group = c.benchmark_group("order");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+
+    // Pairs with the same buffer policy: reused buffer (prost_encode vs
+    // encode_and_frame), fresh buffer per message as a unary reply does
+    // (prost_encode_to_bytes vs encode_and_frame_fresh; prost_encode_to_vec is
+    // prost's plain allocation, without the `Bytes` h2 needs).
+    let mut buf = BytesMut::with_capacity(wire.len());
+    group.bench_function("prost_encode", |b| {
+        b.iter(|| prost_encode(&order, &mut buf))
+    });
+    group.bench_function("encode_and_frame", |b| {
+        b.iter(|| encode_and_frame(&codec, &order, &mut buf))
+    });
+    assert_eq!(buf.clone().freeze(), wire);
+    group.bench_function("prost_encode_to_vec", |b| {
+        b.iter(|| prost_encode_to_vec(&order))
+    });
+    group.bench_function("prost_encode_to_bytes", |b| {
+        b.iter(|| prost_encode_to_bytes(&order))
+    });
+    group.bench_function("encode_and_frame_fresh", |b| {
+        b.iter(|| encode_and_frame_fresh(&codec, &order))
+    });
+    assert_eq!(encode_and_frame_fresh(&codec, &order), wire);
+
+    group.bench_function("prost_decode", |b| b.iter(|| prost_decode(&body)));
+    assert_eq!(decode_and_unframe(&codec, &wire), order);
     group.bench_function("decode_and_unframe", |b| {
-        b.iter(|| unframe(black_box(&wire)))
+        b.iter(|| decode_and_unframe(&codec, &wire))
     });
     group.finish();
 }
@@ -303,4 +367,54 @@ criterion_group! {
     config = config();
     targets = bench_payloads, bench_batch, bench_order, bench_status, bench_timeout
 }
-criterion_main!(framing);
+
+/// Runs one `order` case a fixed number of times, for deterministic instruction
+/// counts: `FRAMING_COUNT=<case> FRAMING_ITERS=<n> valgrind --tool=callgrind
+/// <bench binary>`, once with n and once with 2n; the difference divided by n is
+/// the cost of one iteration, set-up excluded.
+fn count(case: &str, iters: usize) {
+    use order_cases::*;
+    let (codec, order, body, wire) = order_fixtures();
+    let mut buf = BytesMut::with_capacity(wire.len());
+    // Decoder cases beside the `order` ones: a batch of small messages in one
+    // chunk (a coalesced stream), a 64 KiB message in h2-sized chunks, and a
+    // 1 KiB one in 1-byte chunks (the copying path).
+    let framed = |len: usize, copies: usize| {
+        let mut wire = BytesMut::new();
+        for _ in 0..copies {
+            frame::encode(&mut wire, false, &payload(len));
+        }
+        wire.freeze()
+    };
+    let batch = vec![framed(BATCH_MSG_BYTES, BATCH_LEN)];
+    let h2_chunks = split(&framed(64 * 1024, 1), H2_FRAME_BYTES);
+    let byte_chunks = split(&framed(1024, 1), 1);
+    for _ in 0..iters {
+        match case {
+            "batch_decode" => drop(decode_all(&batch)),
+            "decode_64KiB_16KiB_chunks" => drop(decode_all(&h2_chunks)),
+            "decode_1KiB_1B_chunks" => drop(decode_all(&byte_chunks)),
+            "prost_encode" => prost_encode(&order, &mut buf),
+            "encode_and_frame" => encode_and_frame(&codec, &order, &mut buf),
+            "prost_encode_to_vec" => drop(prost_encode_to_vec(&order)),
+            "prost_encode_to_bytes" => drop(prost_encode_to_bytes(&order)),
+            "encode_and_frame_fresh" => drop(encode_and_frame_fresh(&codec, &order)),
+            "prost_decode" => drop(prost_decode(&body)),
+            "decode_and_unframe" => drop(decode_and_unframe(&codec, &wire)),
+            other => panic!("unknown FRAMING_COUNT case {other:?}"),
+        }
+    }
+}
+
+fn main() {
+    if let Ok(case) = std::env::var("FRAMING_COUNT") {
+        let iters = std::env::var("FRAMING_ITERS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10_000);
+        count(&case, iters);
+        return;
+    }
+    framing();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -235,7 +235,7 @@ pub const QUEUED_CHUNKS_BEFORE_COPY: usize = 8;
 #[derive(Debug)]
 pub struct Decoder {
     /// Received chunks, oldest first, none empty; kept as-is so payloads can be slices of them.
-    chunks: VecDeque<Bytes>,
+    chunks: Chunks,
     /// Small chunks that arrived behind others, copied together (see [`Decoder::push`]).
     tail: BytesMut,
     /// Sum of the chunk and tail lengths, so "are N bytes here?" costs nothing.
@@ -248,11 +248,80 @@ pub struct Decoder {
     compression_negotiated: bool,
 }
 
+/// The queue of received chunks, with the oldest one held inline.
+///
+/// Most calls receive each message in one DATA chunk and decode it before the
+/// next arrives, so at most one chunk waits at a time: holding that one outside
+/// the `VecDeque` means the common case never allocates the queue (nor pays
+/// for dropping an empty one).
+#[derive(Debug, Default)]
+struct Chunks {
+    /// The oldest chunk; empty if and only if no chunk is queued.
+    front: Bytes,
+    /// The chunks behind `front`, oldest first, none empty; created when a
+    /// second chunk first has to wait.
+    rest: Option<VecDeque<Bytes>>,
+}
+
+impl Chunks {
+    /// Number of chunks queued.
+    fn len(&self) -> usize {
+        if self.front.is_empty() {
+            0
+        } else {
+            1 + self.rest.as_ref().map_or(0, VecDeque::len)
+        }
+    }
+
+    /// Queues a non-empty chunk behind the others.
+    fn push_back(&mut self, chunk: Bytes) {
+        debug_assert!(!chunk.is_empty());
+        if self.front.is_empty() {
+            self.front = chunk;
+        } else {
+            self.rest.get_or_insert_default().push_back(chunk);
+        }
+    }
+
+    /// The oldest chunk, if any.
+    fn front_mut(&mut self) -> Option<&mut Bytes> {
+        if self.front.is_empty() {
+            None
+        } else {
+            Some(&mut self.front)
+        }
+    }
+
+    /// Drops the oldest chunk (also when it has been advanced to empty: an empty
+    /// slice still holds its buffer) and moves the next one up.
+    fn pop_front(&mut self) {
+        self.front = self
+            .rest
+            .as_mut()
+            .and_then(VecDeque::pop_front)
+            .unwrap_or_default();
+    }
+
+    /// Removes and returns the whole oldest chunk, moving the next one up.
+    fn take_front(&mut self) -> Bytes {
+        let front = std::mem::take(&mut self.front);
+        if let Some(next) = self.rest.as_mut().and_then(VecDeque::pop_front) {
+            self.front = next;
+        }
+        front
+    }
+
+    /// Drops every chunk and the queue's memory.
+    fn clear(&mut self) {
+        *self = Chunks::default();
+    }
+}
+
 impl Decoder {
     /// A decoder with a receive limit; `compression_negotiated` says whether flag 1 is allowed.
     pub fn new(max_recv_bytes: usize, compression_negotiated: bool) -> Decoder {
         Decoder {
-            chunks: VecDeque::new(),
+            chunks: Chunks::default(),
             tail: BytesMut::new(),
             buffered: 0,
             state: State::ReadHeader,
@@ -272,12 +341,18 @@ impl Decoder {
     /// size. This way memory stays within about twice the message.
     ///
     /// Empty chunks are skipped; after an error, chunks are dropped (see [`Decoder`]).
+    /// The first chunk queued costs no allocation (see `Chunks`).
     pub fn push(&mut self, chunk: Bytes) {
         if chunk.is_empty() || matches!(self.state, State::Failed(_)) {
             return;
         }
         self.buffered += chunk.len();
-        let crowded = self.chunks.len() >= QUEUED_CHUNKS_BEFORE_COPY || !self.tail.is_empty();
+        if self.chunks.front.is_empty() && self.tail.is_empty() {
+            // Nothing waiting (the usual case): this chunk becomes the front.
+            self.chunks.front = chunk;
+            return;
+        }
+        let crowded = !self.tail.is_empty() || self.chunks.len() >= QUEUED_CHUNKS_BEFORE_COPY;
         if chunk.len() < SMALL_CHUNK_BYTES && crowded {
             self.tail.extend_from_slice(&chunk);
         } else {
@@ -287,6 +362,7 @@ impl Decoder {
     }
 
     /// Moves the copied small chunks into the queue (zero-copy `freeze`).
+    #[inline]
     fn flush_tail(&mut self) {
         if !self.tail.is_empty() {
             self.chunks.push_back(self.tail.split().freeze());
@@ -295,6 +371,41 @@ impl Decoder {
 
     /// The next complete frame, `Ok(None)` when more bytes are needed.
     pub fn decode(&mut self) -> Result<Option<Frame>, FrameError> {
+        // Fast path: at a message boundary with the whole message in the oldest
+        // chunk (a unary message in one DATA frame, or the next of a batch of
+        // small ones): read the prefix in place and slice the body out.
+        if let State::ReadHeader = self.state
+            && let Some(&header) = self.chunks.front.first_chunk::<HEADER_LEN>()
+            && let Ok((compressed, len)) = self.parse_header(header)
+            && self.chunks.front.len() - HEADER_LEN >= len
+        {
+            let framed = HEADER_LEN + len;
+            let mut payload = if self.chunks.front.len() == framed {
+                // The chunk is this one message: hand it over, refcount untouched.
+                self.chunks.take_front()
+            } else {
+                self.chunks.front.split_to(framed)
+            };
+            payload.advance(HEADER_LEN);
+            self.buffered -= framed;
+            return Ok(Some(Frame {
+                compressed,
+                payload,
+            }));
+        }
+        // "Need more bytes", the usual answer while a message trickles in, also
+        // stays out of the slow path.
+        match self.state {
+            State::ReadHeader if self.buffered < HEADER_LEN => Ok(None),
+            State::ReadBody { len, .. } if self.buffered < len => Ok(None),
+            _ => self.decode_slow(),
+        }
+    }
+
+    /// [`decode`](Decoder::decode) for a prefix or body spread over chunks, and for errors.
+    /// Kept out of line so the fast path stays a small function.
+    #[inline(never)]
+    fn decode_slow(&mut self) -> Result<Option<Frame>, FrameError> {
         loop {
             match self.state {
                 State::Failed(ref err) => return Err(err.clone()),
@@ -360,6 +471,7 @@ impl Decoder {
     }
 
     /// Validates a prefix: the flag against the negotiation, the length against the limit.
+    #[inline]
     fn parse_header(&self, header: [u8; HEADER_LEN]) -> Result<(bool, usize), FrameError> {
         let [flag, l0, l1, l2, l3] = header;
         let compressed = match flag {
@@ -398,17 +510,15 @@ impl Decoder {
     /// Removes the next `len` buffered bytes as one `Bytes`; the caller has checked
     /// that `len <= self.buffered` (and `len <= max_recv_bytes` via the prefix).
     fn take(&mut self, len: usize) -> Bytes {
-        if len == 0 {
-            return Bytes::new();
-        }
-        if let Some(front) = self.chunks.front_mut()
-            && front.len() >= len
-        {
-            // Zero-copy: the payload is a slice of the received chunk.
-            let payload = front.split_to(len);
-            if front.is_empty() {
-                self.chunks.pop_front();
-            }
+        let front = &mut self.chunks.front;
+        if front.len() >= len {
+            // Zero-copy: the payload is a slice of the received chunk (or all of
+            // it, without touching the refcount). Also covers len == 0.
+            let payload = if front.len() == len {
+                self.chunks.take_front()
+            } else {
+                front.split_to(len)
+            };
             self.buffered -= len;
             return payload;
         }
@@ -766,6 +876,25 @@ mod tests {
             max_queue <= QUEUED_CHUNKS_BEFORE_COPY + 1,
             "queue grew to {max_queue} entries"
         );
+        assert_eq!(dec.finish(), Ok(()));
+    }
+
+    #[test]
+    fn empty_message_ending_a_chunk_moves_the_next_one_up() {
+        // The first chunk is exactly one empty message, and a second chunk is
+        // already queued behind it when decoding starts: taking the empty body
+        // must move the second chunk to the front, not lose it.
+        let mut dec = Decoder::new(DEFAULT_MAX_RECV_BYTES, false);
+        dec.push(Bytes::from_static(&[
+            0x00, // Compressed-Flag: plain
+            0x00, 0x00, 0x00, 0x00, // Message-Length: 0
+        ]));
+        dec.push(Bytes::from_static(HI));
+        assert_eq!(dec.decode(), Ok(Some(plain(b""))));
+        assert_eq!(dec.buffered(), HI.len());
+        assert_eq!(dec.chunks.len(), 1);
+        assert_eq!(dec.decode(), Ok(Some(plain(b"hi"))));
+        assert_eq!(dec.chunks.len(), 0);
         assert_eq!(dec.finish(), Ok(()));
     }
 
