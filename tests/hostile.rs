@@ -315,6 +315,16 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "unary: two messages in two DATA frames",
+            Grpc(UNIMPLEMENTED),
+            Call(grpc_head(UNARY), vec![echo_msg("a"), echo_msg("b")]),
+        ),
+        case(
+            "unary: one message, END_STREAM on a later empty DATA frame",
+            Grpc(OK),
+            Call(grpc_head(UNARY), vec![echo_msg("a"), vec![]]),
+        ),
+        case(
             "server streaming: two request messages",
             Grpc(UNIMPLEMENTED),
             Call(grpc_head(SERVER_STREAM), vec![echo_msg("a"), echo_msg("b")]),

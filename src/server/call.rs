@@ -333,7 +333,7 @@ impl RequestFactory {
             ));
         };
         let compressed = stream.last_message_compressed();
-        if stream.message().await?.is_some() {
+        if !stream.ended() && stream.message().await?.is_some() {
             return Err(Status::unimplemented(
                 "expected one request message, received several",
             ));
