@@ -46,6 +46,11 @@ use crate::wire::status::{Code, Status};
 /// Ready request messages are coalesced into one DATA write of up to this many bytes.
 const COALESCE_BYTES: usize = 32 * 1024;
 
+/// Room taken for each batch of a request stream, at once (as the server's
+/// send loop does): a buffer left to grow would regrow by doubling from a few
+/// bytes in every batch, since `split` hands the last batch's memory to h2.
+const BATCH_CAPACITY: usize = 2 * COALESCE_BYTES;
+
 impl Channel {
     /// A unary call: one request, one response.
     pub async fn unary<C: Codec>(
@@ -322,6 +327,10 @@ where
         .await;
         let sent = match next {
             Some(Some(item)) => {
+                if buf.is_empty() && buf.capacity() < COALESCE_BYTES {
+                    // Empty, so nothing is copied; h2 may still hold the last batch.
+                    buf.reserve(BATCH_CAPACITY);
+                }
                 encode_message(
                     codec,
                     &item,

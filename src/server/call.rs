@@ -47,6 +47,13 @@ use crate::wire::status::{Code, Status};
 /// one `send_data` per message costs a syscall-sized wakeup each; tonic batches the same way.
 const COALESCE_BYTES: usize = 32 * 1024;
 
+/// Room taken for each batch of a streaming reply, at once: a batch and one
+/// more message of up to another batch fit without regrowing. A buffer left
+/// to grow regrows by doubling from a few bytes in every batch once `split`
+/// has handed the last one to h2 (callgrind: ~8 % of the server's
+/// instructions per 64 B message, and twice the payload in `memcpy` for 4 KiB ones).
+const BATCH_CAPACITY: usize = 2 * COALESCE_BYTES;
+
 /// One incoming call, handed to a generated service adapter, which picks the
 /// pattern by calling one of the methods below.
 pub struct Call {
@@ -449,7 +456,13 @@ where
                 .await;
                 match next {
                     Next::Item(Some(Ok(item))) => {
-                        responder.send_head(head.metadata, head.encoding)?;
+                        if buf.is_empty() && buf.capacity() < COALESCE_BYTES {
+                            // A new batch (on the first, the head goes out first): room
+                            // for all of it, taken while the buffer is empty so nothing
+                            // is copied; h2 may still hold the last batch's bytes.
+                            responder.send_head(head.metadata, head.encoding)?;
+                            buf.reserve(BATCH_CAPACITY);
+                        }
                         let encoding = compression.for_next_message();
                         if let Err(status) =
                             encode_message(codec, &item, &mut buf, max_send, encoding, Side::Server)

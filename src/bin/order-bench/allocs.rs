@@ -172,7 +172,14 @@ fn drive(addr: SocketAddr, settings: Settings) -> Result<(UnaryCounts, StreamCou
     let runtime = current_thread().map_err(|e| Status::internal(e.to_string()))?;
     runtime.block_on(async move {
         let client = OrderManagementClient::connect(&format!("http://{addr}")).await?;
-        let set = modes::preload(&client, 's', settings.order_bytes, settings.stream_count).await?;
+        let set = modes::preload(
+            &client,
+            's',
+            settings.order_bytes,
+            settings.stream_count,
+            true,
+        )
+        .await?;
         let expected = modes::order_102();
         for _ in 0..WARMUP_CALLS {
             client.get_order("102".to_string()).await?;

@@ -4,7 +4,7 @@
 //! ```text
 //! order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all]
 //!             [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS]
-//!             [--order-bytes B] [--stream-count K] [--target NAME] [--json]
+//!             [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
 //! order-bench --count-allocs [--calls N] [--order-bytes B] [--stream-count K] [--json]
 //! ```
 //!
@@ -49,7 +49,7 @@ static ALLOCATOR: count_alloc::Counting = count_alloc::Counting;
 const USAGE: &str =
     "usage: order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all]
                    [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS]
-                   [--order-bytes B] [--stream-count K] [--target NAME] [--json]
+                   [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
        order-bench --count-allocs [--calls N] [--order-bytes B] [--stream-count K] [--json]";
 
 /// Most connections and workers per connection we open: bounds what a typo can do.
@@ -88,6 +88,8 @@ struct Args {
     plan: Plan,
     order_bytes: usize,
     stream_count: usize,
+    /// The streaming modes' orders are already on the server: skip `addOrder`.
+    preloaded: bool,
     target: Option<String>,
     json: bool,
     count_allocs: bool,
@@ -106,6 +108,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
         },
         order_bytes: 64,
         stream_count: 1000,
+        preloaded: false,
         target: None,
         json: false,
         count_allocs: false,
@@ -139,6 +142,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
             "--stream-count" => args.stream_count = count(&flag, &value()?, MAX_STREAM_COUNT)?,
             "--calls" => args.calls = count(&flag, &value()?, MAX_ALLOC_CALLS)?,
             "--target" => args.target = Some(value()?),
+            "--preloaded" => args.preloaded = true,
             "--json" => args.json = true,
             "--count-allocs" => args.count_allocs = true,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -215,13 +219,25 @@ async fn run(args: &Args) -> Result<u64, Status> {
         let report = match mode {
             Mode::Unary => run_mode(args, &clients, modes::Unary::new).await,
             Mode::ServerStream => {
-                let set =
-                    modes::preload(&clients[0], 's', args.order_bytes, args.stream_count).await?;
+                let set = modes::preload(
+                    &clients[0],
+                    's',
+                    args.order_bytes,
+                    args.stream_count,
+                    !args.preloaded,
+                )
+                .await?;
                 run_mode(args, &clients, |c| modes::ServerStream::new(c, &set)).await
             }
             Mode::ClientStream => {
-                let set =
-                    modes::preload(&clients[0], 'u', args.order_bytes, args.stream_count).await?;
+                let set = modes::preload(
+                    &clients[0],
+                    'u',
+                    args.order_bytes,
+                    args.stream_count,
+                    !args.preloaded,
+                )
+                .await?;
                 run_mode(args, &clients, |c| modes::ClientStream::new(c, &set)).await
             }
             Mode::Bidi => run_mode(args, &clients, modes::Bidi::new).await,
