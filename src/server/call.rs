@@ -47,6 +47,10 @@ use crate::wire::status::{Code, Status};
 /// one `send_data` per message costs a syscall-sized wakeup each; tonic batches the same way.
 const COALESCE_BYTES: usize = 32 * 1024;
 
+/// HTTP/2's initial (and usual) SETTINGS_MAX_FRAME_SIZE, RFC 9113 §6.5.2: a
+/// batch sent in multiples of it leaves h2 no short frame to split off.
+const FRAME_BYTES: usize = 16 * 1024;
+
 /// Room taken for each batch of a streaming reply, at once: a batch and one
 /// more message of up to another batch fit without regrowing. A buffer left
 /// to grow regrows by doubling from a few bytes in every batch once `split`
@@ -471,7 +475,14 @@ where
                             return Ok((Some(status), Metadata::new()));
                         }
                         if buf.len() >= COALESCE_BYTES {
-                            flush(responder, &head, &mut buf).await?;
+                            // Whole frames only: the tail (part of the last message)
+                            // opens the next batch instead of going out as a runt
+                            // DATA frame after every batch (one more write each).
+                            let whole = buf.len() - buf.len() % FRAME_BYTES;
+                            responder.send_data(buf.split_to(whole).freeze()).await?;
+                            // A new room for the next batch (h2 holds the last one's
+                            // bytes until written): less than a frame to copy.
+                            buf.reserve(BATCH_CAPACITY);
                         }
                     }
                     Next::Item(Some(Err(status))) => {
