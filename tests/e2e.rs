@@ -129,6 +129,20 @@ async fn client_streaming_collects_all() {
 }
 
 #[tokio::test]
+async fn client_streaming_many_batches_arrive_whole_and_in_order() {
+    // ~330 KiB of requests: the pump sends 32 KiB batches cut at frame
+    // boundaries, so most messages straddle two DATA frames or two batches.
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    let n = 3000;
+    let input = futures::stream::iter((0..n).map(|i| req(&format!("{i:0100}"))));
+    let response = client.client_stream(input).await.unwrap().into_inner();
+    assert_eq!(response.index, n);
+    let expected: Vec<String> = (0..n).map(|i| format!("{i:0100}")).collect();
+    assert_eq!(response.message, expected.join(","));
+}
+
+#[tokio::test]
 async fn client_streaming_empty_input() {
     let server = TestServer::start().await;
     let client = client(&server).await;

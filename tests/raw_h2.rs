@@ -370,6 +370,66 @@ async fn response_decodes_as_echo() {
     assert_eq!(answer.grpc_status().as_deref(), Some("0"));
 }
 
+/// A long server stream goes out in whole DATA frames: a batch is cut at a
+/// 16 KiB boundary and its tail (part of a message) opens the next batch, so
+/// only the last frame may be short; the messages split across frames arrive whole.
+#[tokio::test]
+async fn server_stream_fills_whole_data_frames() {
+    let server = TestServer::start().await;
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // Windows far above the reply, so no frame is cut short by flow control.
+    let (send, conn) = h2::client::Builder::new()
+        .initial_window_size(8 << 20)
+        .initial_connection_window_size(8 << 20)
+        .handshake::<_, Bytes>(tcp)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut ready = send.ready().await.unwrap();
+    let request = grpc_request("/h2grpc.test.Echo/ServerStream")
+        .body(())
+        .unwrap();
+    let (response, mut body) = ready.send_request(request, false).unwrap();
+    let ask = EchoRequest {
+        message: "m".into(),
+        count: 2000,
+        // 2000 replies of ~110 bytes: about 7 batches of 32 KiB, none a
+        // multiple of the frame size on its own.
+        response_bytes: 100,
+        ..Default::default()
+    };
+    body.send_data(frame(0, &ask.encode_to_vec()), true)
+        .unwrap();
+    let mut recv = response.await.unwrap().into_body();
+    let (mut bytes, mut frames) = (Vec::new(), Vec::new());
+    while let Some(chunk) = recv.data().await {
+        let chunk = chunk.unwrap();
+        let _ = recv.flow_control().release_capacity(chunk.len());
+        frames.push(chunk.len());
+        bytes.extend_from_slice(&chunk);
+    }
+    let trailers = recv.trailers().await.unwrap().unwrap();
+    assert_eq!(trailers.get("grpc-status").unwrap(), "0");
+    let (last, whole) = frames.split_last().unwrap();
+    assert!(whole.len() >= 12, "{frames:?}");
+    assert!(whole.iter().all(|&n| n == 16 * 1024), "{frames:?}");
+    assert!(*last <= 16 * 1024);
+    let mut rest = &bytes[..];
+    let mut index = 0;
+    while !rest.is_empty() {
+        // Flag 0, then the 4-byte big-endian length, then the message.
+        assert_eq!(rest[0], 0);
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        let reply = EchoResponse::decode(&rest[5..5 + len]).unwrap();
+        assert_eq!((reply.index, reply.padding.len()), (index, 100));
+        index += 1;
+        rest = &rest[5 + len..];
+    }
+    assert_eq!(index, 2000);
+}
+
 #[tokio::test]
 async fn unknown_grpc_encoding_is_unimplemented_with_accept_list() {
     let server = TestServer::start().await;

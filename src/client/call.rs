@@ -46,6 +46,10 @@ use crate::wire::status::{Code, Status};
 /// Ready request messages are coalesced into one DATA write of up to this many bytes.
 const COALESCE_BYTES: usize = 32 * 1024;
 
+/// HTTP/2's initial SETTINGS_MAX_FRAME_SIZE (RFC 9113 §6.5.2): batches go out
+/// in multiples of it, so h2 splits no short frame off each one.
+const FRAME_BYTES: usize = 16 * 1024;
+
 /// Room taken for each batch of a request stream, at once (as the server's
 /// send loop does): a buffer left to grow would regrow by doubling from a few
 /// bytes in every batch, since `split` hands the last batch's memory to h2.
@@ -328,7 +332,7 @@ where
         let sent = match next {
             Some(Some(item)) => {
                 if buf.is_empty() && buf.capacity() < COALESCE_BYTES {
-                    // Empty, so nothing is copied; h2 may still hold the last batch.
+                    // First batch, or after a partial flush: taken while empty, so nothing is copied.
                     buf.reserve(BATCH_CAPACITY);
                 }
                 encode_message(
@@ -342,7 +346,11 @@ where
                 if buf.len() < COALESCE_BYTES {
                     continue;
                 }
-                crate::flow::send_data(send, buf.split().freeze(), false).await
+                // Whole frames only, as the server's send loop: the tail opens the next batch.
+                let whole = buf.len() - buf.len() % FRAME_BYTES;
+                let sent = crate::flow::send_data(send, buf.split_to(whole).freeze(), false).await;
+                buf.reserve(BATCH_CAPACITY);
+                sent
             }
             // End of input: the last batch carries END_STREAM, or an empty DATA frame does.
             Some(None) => {
