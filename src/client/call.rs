@@ -55,6 +55,10 @@ const FRAME_BYTES: usize = 16 * 1024;
 /// bytes in every batch, since `split` hands the last batch's memory to h2.
 const BATCH_CAPACITY: usize = 2 * COALESCE_BYTES;
 
+/// Room for batches until one has filled up: a batch's memory stays
+/// allocated until h2 has written it, so short streams take less.
+const FIRST_BATCH_CAPACITY: usize = 8 * 1024;
+
 impl Channel {
     /// A unary call: one request, one response.
     pub async fn unary<C: Codec>(
@@ -322,6 +326,7 @@ where
 {
     let mut messages = pin!(messages);
     let mut buf = BytesMut::new();
+    let mut room = FIRST_BATCH_CAPACITY;
     loop {
         let next = std::future::poll_fn(|cx| match messages.as_mut().poll_next(cx) {
             Poll::Ready(item) => Poll::Ready(Some(item)),
@@ -331,9 +336,9 @@ where
         .await;
         let sent = match next {
             Some(Some(item)) => {
-                if buf.is_empty() && buf.capacity() < COALESCE_BYTES {
+                if buf.is_empty() && buf.capacity() < room / 2 {
                     // First batch, or after a partial flush: taken while empty, so nothing is copied.
-                    buf.reserve(BATCH_CAPACITY);
+                    buf.reserve(room);
                 }
                 encode_message(
                     codec,
@@ -349,7 +354,8 @@ where
                 // Whole frames only, as the server's send loop: the tail opens the next batch.
                 let whole = buf.len() - buf.len() % FRAME_BYTES;
                 let sent = crate::flow::send_data(send, buf.split_to(whole).freeze(), false).await;
-                buf.reserve(BATCH_CAPACITY);
+                room = BATCH_CAPACITY;
+                buf.reserve(room);
                 sent
             }
             // End of input: the last batch carries END_STREAM, or an empty DATA frame does.

@@ -58,6 +58,12 @@ const FRAME_BYTES: usize = 16 * 1024;
 /// instructions per 64 B message, and twice the payload in `memcpy` for 4 KiB ones).
 const BATCH_CAPACITY: usize = 2 * COALESCE_BYTES;
 
+/// Room for the batches of a stream that has not filled one yet. Most
+/// streams are short, and a batch's buffer stays allocated until h2 has
+/// written it: 64 KiB per call would be a lot to hold for a few small
+/// messages on each of a thousand streams (tonic starts at 8 KiB too).
+const FIRST_BATCH_CAPACITY: usize = 8 * 1024;
+
 /// One incoming call, handed to a generated service adapter, which picks the
 /// pattern by calling one of the methods below.
 pub struct Call {
@@ -449,6 +455,7 @@ where
         ReplyBody::Stream(stream) => {
             let mut stream = pin!(stream);
             let mut buf = BytesMut::new();
+            let mut room = FIRST_BATCH_CAPACITY;
             loop {
                 // Take every message that is ready now, up to one batch.
                 let next = std::future::poll_fn(|cx| match stream.as_mut().poll_next(cx) {
@@ -460,12 +467,12 @@ where
                 .await;
                 match next {
                     Next::Item(Some(Ok(item))) => {
-                        if buf.is_empty() && buf.capacity() < COALESCE_BYTES {
+                        if buf.is_empty() && buf.capacity() < room / 2 {
                             // A new batch (on the first, the head goes out first): room
                             // for all of it, taken while the buffer is empty so nothing
                             // is copied; h2 may still hold the last batch's bytes.
                             responder.send_head(head.metadata, head.encoding)?;
-                            buf.reserve(BATCH_CAPACITY);
+                            buf.reserve(room);
                         }
                         let encoding = compression.for_next_message();
                         if let Err(status) =
@@ -482,7 +489,8 @@ where
                             responder.send_data(buf.split_to(whole).freeze()).await?;
                             // A new room for the next batch (h2 holds the last one's
                             // bytes until written): less than a frame to copy.
-                            buf.reserve(BATCH_CAPACITY);
+                            room = BATCH_CAPACITY;
+                            buf.reserve(room);
                         }
                     }
                     Next::Item(Some(Err(status))) => {
