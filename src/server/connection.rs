@@ -21,7 +21,6 @@ use super::keepalive::{self, Tap, TapSignals};
 use super::{Router, respond};
 use crate::streaming::AbortOnDrop;
 use crate::trace::{self, Dir, Side};
-use crate::wire::compression::GRPC_ACCEPT_ENCODING;
 use crate::wire::head::{self, HeadError};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::Status;
@@ -202,6 +201,7 @@ fn dispatch(
     // handle for the method name) is two reference counts, not two copies.
     let method_at = parts.uri.path().len() - head.method.len();
     let (timeout, encoding) = (head.timeout, head.encoding);
+    let accept_encoding = head.accept_encoding.cloned();
     let Some(path) = parts.uri.into_parts().path_and_query else {
         // Unreachable: check_request has just parsed a method out of the path.
         let status = Status::unimplemented("missing :path");
@@ -214,7 +214,7 @@ fn dispatch(
         timeout,
         peer,
         encoding,
-        accept_encoding: parts.headers.get(GRPC_ACCEPT_ENCODING).cloned(),
+        accept_encoding,
         metadata: Metadata::from_headers(parts.headers),
         _active: active,
     };

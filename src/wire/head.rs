@@ -84,22 +84,63 @@ pub struct RequestHead<'a> {
     pub timeout: Option<Duration>,
     /// The client's `grpc-encoding` (`None` for identity).
     pub encoding: Option<Encoding>,
+    /// The client's `grpc-accept-encoding`: what responses may be compressed with.
+    pub accept_encoding: Option<&'a HeaderValue>,
+}
+
+/// The headers [`check_request`] reads, first value of each.
+#[derive(Default)]
+struct Seen<'a> {
+    content_type: Option<&'a HeaderValue>,
+    te: Option<&'a HeaderValue>,
+    timeout: Option<&'a HeaderValue>,
+    encoding: Option<&'a HeaderValue>,
+    accept_encoding: Option<&'a HeaderValue>,
+}
+
+impl<'a> Seen<'a> {
+    /// One pass over the head instead of a hashed lookup per name: a request
+    /// carries a handful of headers, and comparing names (an enum for the
+    /// standard ones, a length and a few bytes for `grpc-*`) is cheaper than
+    /// hashing five of them (callgrind: ~500 instructions per call).
+    fn scan(headers: &'a HeaderMap) -> Seen<'a> {
+        let mut seen = Seen::default();
+        for (name, value) in headers {
+            let slot = if name == header::CONTENT_TYPE {
+                &mut seen.content_type
+            } else if name == header::TE {
+                &mut seen.te
+            } else if name == GRPC_TIMEOUT {
+                &mut seen.timeout
+            } else if name == GRPC_ENCODING {
+                &mut seen.encoding
+            } else if name == GRPC_ACCEPT_ENCODING {
+                &mut seen.accept_encoding
+            } else {
+                continue;
+            };
+            // `HeaderMap::get` answers with the first value; so does this.
+            slot.get_or_insert(value);
+        }
+        seen
+    }
 }
 
 /// Checks a request head, in the order documented at the top of this module.
 pub fn check_request<'a>(
     method: &Method,
     path: &'a str,
-    headers: &HeaderMap,
+    headers: &'a HeaderMap,
 ) -> Result<RequestHead<'a>, HeadError> {
     if method != Method::POST {
         return Err(HeadError::Http(405));
     }
-    match headers.get(header::CONTENT_TYPE) {
+    let seen = Seen::scan(headers);
+    match seen.content_type {
         Some(ct) if is_grpc_content_type(ct.as_bytes()) => {}
         _ => return Err(HeadError::Http(415)),
     }
-    match headers.get(header::TE) {
+    match seen.te {
         Some(te) if te.as_bytes() == TE_TRAILERS.as_bytes() => {}
         Some(_) => return Err(grpc(Code::Internal, "bad te header: expected \"trailers\"")),
         None => return Err(grpc(Code::Internal, "missing te: trailers header")),
@@ -110,7 +151,7 @@ pub fn check_request<'a>(
             format!("malformed method path {path:?}"),
         ));
     };
-    let timeout = match headers.get(GRPC_TIMEOUT) {
+    let timeout = match seen.timeout {
         None => None,
         Some(value) => match timeout::decode(value.as_bytes()) {
             Ok(t) => Some(t),
@@ -122,13 +163,14 @@ pub fn check_request<'a>(
             }
         },
     };
-    let encoding = compression::negotiate(headers.get(GRPC_ENCODING).map(|v| v.as_bytes()))
-        .map_err(HeadError::Grpc)?;
+    let encoding =
+        compression::negotiate(seen.encoding.map(|v| v.as_bytes())).map_err(HeadError::Grpc)?;
     Ok(RequestHead {
         service,
         method,
         timeout,
         encoding,
+        accept_encoding: seen.accept_encoding,
     })
 }
 
@@ -244,9 +286,36 @@ mod tests {
                 service: "pkg.Svc",
                 method: "Do",
                 timeout: None,
-                encoding: None
+                encoding: None,
+                accept_encoding: None,
             }
         );
+    }
+
+    #[test]
+    fn first_value_of_each_header_counts_as_with_get() {
+        let mut h = grpc_headers();
+        h.append(GRPC_TIMEOUT, HeaderValue::from_static("1S"));
+        h.append(GRPC_TIMEOUT, HeaderValue::from_static("bad"));
+        h.append(header::TE, HeaderValue::from_static("gzip"));
+        h.insert(GRPC_ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        h.append(GRPC_ACCEPT_ENCODING, HeaderValue::from_static("deflate"));
+        let head = check_request(&Method::POST, "/pkg.Svc/Do", &h).unwrap();
+        assert_eq!(head.timeout, Some(Duration::from_secs(1)));
+        assert_eq!(head.accept_encoding, h.get(GRPC_ACCEPT_ENCODING));
+        assert_eq!(head.accept_encoding.unwrap(), "gzip");
+        // A later bad value of a header whose first value is fine changes nothing;
+        // a bad first value fails the head.
+        let mut bad_first = HeaderMap::new();
+        for (name, value) in &grpc_headers() {
+            bad_first.append(name.clone(), value.clone());
+        }
+        bad_first.append(GRPC_TIMEOUT, HeaderValue::from_static("bad"));
+        bad_first.append(GRPC_TIMEOUT, HeaderValue::from_static("1S"));
+        match check_request(&Method::POST, "/a.B/C", &bad_first) {
+            Err(HeadError::Grpc(s)) => assert_eq!(s.code(), Code::Internal),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
