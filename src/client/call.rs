@@ -35,6 +35,7 @@ use tokio::time::Instant;
 
 use super::Channel;
 use crate::codec::{Codec, encode_message};
+use crate::flow::Batch;
 use crate::request::{Request, Response};
 use crate::streaming::{AbortOnDrop, Streaming, status_from_h2};
 use crate::trace::{self, Dir, Side};
@@ -42,22 +43,6 @@ use crate::wire::compression::{self, Encoding, SendCompression};
 use crate::wire::head;
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
-
-/// Ready request messages are coalesced into one DATA write of up to this many bytes.
-const COALESCE_BYTES: usize = 32 * 1024;
-
-/// HTTP/2's initial SETTINGS_MAX_FRAME_SIZE (RFC 9113 §6.5.2): batches go out
-/// in multiples of it, so h2 splits no short frame off each one.
-const FRAME_BYTES: usize = 16 * 1024;
-
-/// Room taken for each batch of a request stream, at once (as the server's
-/// send loop does): a buffer left to grow would regrow by doubling from a few
-/// bytes in every batch, since `split` hands the last batch's memory to h2.
-const BATCH_CAPACITY: usize = 2 * COALESCE_BYTES;
-
-/// Room for batches until one has filled up: a batch's memory stays
-/// allocated until h2 has written it, so short streams take less.
-const FIRST_BATCH_CAPACITY: usize = 8 * 1024;
 
 impl Channel {
     /// A unary call: one request, one response.
@@ -325,45 +310,36 @@ where
     S: Stream<Item = C::Encode>,
 {
     let mut messages = pin!(messages);
-    let mut buf = BytesMut::new();
-    let mut room = FIRST_BATCH_CAPACITY;
+    let mut batch = Batch::new();
     loop {
         let next = std::future::poll_fn(|cx| match messages.as_mut().poll_next(cx) {
             Poll::Ready(item) => Poll::Ready(Some(item)),
-            Poll::Pending if !buf.is_empty() => Poll::Ready(None),
+            Poll::Pending if !batch.is_empty() => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         })
         .await;
         let sent = match next {
             Some(Some(item)) => {
-                if buf.is_empty() && buf.capacity() < room / 2 {
-                    // First batch, or after a partial flush: taken while empty, so nothing is copied.
-                    buf.reserve(room);
-                }
+                batch.make_room();
                 encode_message(
                     codec,
                     &item,
-                    &mut buf,
+                    batch.buf(),
                     max,
                     compression.for_next_message(),
                     Side::Client,
                 )?;
-                if buf.len() < COALESCE_BYTES {
-                    continue;
+                match batch.take_full() {
+                    Some(full) => crate::flow::send_data(send, full, false).await,
+                    None => continue,
                 }
-                // Whole frames only, as the server's send loop: the tail opens the next batch.
-                let whole = buf.len() - buf.len() % FRAME_BYTES;
-                let sent = crate::flow::send_data(send, buf.split_to(whole).freeze(), false).await;
-                room = BATCH_CAPACITY;
-                buf.reserve(room);
-                sent
             }
             // End of input: the last batch carries END_STREAM, or an empty DATA frame does.
             Some(None) => {
-                let _ = crate::flow::send_data(send, buf.split().freeze(), true).await;
+                let _ = crate::flow::send_data(send, batch.take_all(), true).await;
                 return Ok(());
             }
-            None => crate::flow::send_data(send, buf.split().freeze(), false).await,
+            None => crate::flow::send_data(send, batch.take_all(), false).await,
         };
         if sent.is_err() {
             return Ok(());

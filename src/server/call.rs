@@ -36,33 +36,13 @@ use super::connection::ActiveCall;
 use super::respond::Responder;
 use super::{Config, Router};
 use crate::codec::{Codec, encode_message};
+use crate::flow::Batch;
 use crate::request::{Request, Response};
 use crate::streaming::Streaming;
 use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{Encoding, SendCompression};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
-
-/// Ready messages are coalesced into one DATA write of up to this many bytes:
-/// one `send_data` per message costs a syscall-sized wakeup each; tonic batches the same way.
-const COALESCE_BYTES: usize = 32 * 1024;
-
-/// HTTP/2's initial (and usual) SETTINGS_MAX_FRAME_SIZE, RFC 9113 §6.5.2: a
-/// batch sent in multiples of it leaves h2 no short frame to split off.
-const FRAME_BYTES: usize = 16 * 1024;
-
-/// Room taken for each batch of a streaming reply, at once: a batch and one
-/// more message of up to another batch fit without regrowing. A buffer left
-/// to grow regrows by doubling from a few bytes in every batch once `split`
-/// has handed the last one to h2 (callgrind: ~8 % of the server's
-/// instructions per 64 B message, and twice the payload in `memcpy` for 4 KiB ones).
-const BATCH_CAPACITY: usize = 2 * COALESCE_BYTES;
-
-/// Room for the batches of a stream that has not filled one yet. Most
-/// streams are short, and a batch's buffer stays allocated until h2 has
-/// written it: 64 KiB per call would be a lot to hold for a few small
-/// messages on each of a thousand streams (tonic starts at 8 KiB too).
-const FIRST_BATCH_CAPACITY: usize = 8 * 1024;
 
 /// One incoming call, handed to a generated service adapter, which picks the
 /// pattern by calling one of the methods below.
@@ -454,56 +434,45 @@ where
         }
         ReplyBody::Stream(stream) => {
             let mut stream = pin!(stream);
-            let mut buf = BytesMut::new();
-            let mut room = FIRST_BATCH_CAPACITY;
+            let mut batch = Batch::new();
             loop {
                 // Take every message that is ready now, up to one batch.
                 let next = std::future::poll_fn(|cx| match stream.as_mut().poll_next(cx) {
                     Poll::Ready(item) => Poll::Ready(Next::Item(item)),
-                    Poll::Pending if !buf.is_empty() => Poll::Ready(Next::Flush),
+                    Poll::Pending if !batch.is_empty() => Poll::Ready(Next::Flush),
                     // Idle while the handler works: notice a client reset meanwhile.
                     Poll::Pending => responder.poll_reset(cx).map(Next::Reset),
                 })
                 .await;
                 match next {
                     Next::Item(Some(Ok(item))) => {
-                        if buf.is_empty() && buf.capacity() < room / 2 {
-                            // A new batch (on the first, the head goes out first): room
-                            // for all of it, taken while the buffer is empty so nothing
-                            // is copied; h2 may still hold the last batch's bytes.
+                        if batch.make_room() {
+                            // A new batch; on the first, the head goes out first.
                             responder.send_head(head.metadata, head.encoding)?;
-                            buf.reserve(room);
                         }
                         let encoding = compression.for_next_message();
+                        let buf = batch.buf();
                         if let Err(status) =
-                            encode_message(codec, &item, &mut buf, max_send, encoding, Side::Server)
+                            encode_message(codec, &item, buf, max_send, encoding, Side::Server)
                         {
-                            flush(responder, &head, &mut buf).await?;
+                            flush(responder, &head, &mut batch).await?;
                             return Ok((Some(status), Metadata::new()));
                         }
-                        if buf.len() >= COALESCE_BYTES {
-                            // Whole frames only: the tail (part of the last message)
-                            // opens the next batch instead of going out as a runt
-                            // DATA frame after every batch (one more write each).
-                            let whole = buf.len() - buf.len() % FRAME_BYTES;
-                            responder.send_data(buf.split_to(whole).freeze()).await?;
-                            // A new room for the next batch (h2 holds the last one's
-                            // bytes until written): less than a frame to copy.
-                            room = BATCH_CAPACITY;
-                            buf.reserve(room);
+                        if let Some(full) = batch.take_full() {
+                            responder.send_data(full).await?;
                         }
                     }
                     Next::Item(Some(Err(status))) => {
-                        flush(responder, &head, &mut buf).await?;
+                        flush(responder, &head, &mut batch).await?;
                         return Ok((Some(status), trailers));
                     }
                     Next::Item(None) => {
-                        flush(responder, &head, &mut buf).await?;
+                        flush(responder, &head, &mut batch).await?;
                         return Ok((None, trailers));
                     }
                     Next::Reset(reason) => return Err(h2::Error::from(reason)),
                     // Nothing more ready: send what we have.
-                    Next::Flush => flush(responder, &head, &mut buf).await?,
+                    Next::Flush => flush(responder, &head, &mut batch).await?,
                 }
             }
         }
@@ -526,11 +495,11 @@ enum Next<T> {
 async fn flush(
     responder: &mut Responder,
     head: &Head<'_>,
-    buf: &mut BytesMut,
+    batch: &mut Batch,
 ) -> Result<(), h2::Error> {
-    if buf.is_empty() {
+    if batch.is_empty() {
         return Ok(());
     }
     responder.send_head(head.metadata, head.encoding)?;
-    responder.send_data(buf.split().freeze()).await
+    responder.send_data(batch.take_all()).await
 }
