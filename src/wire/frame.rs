@@ -379,15 +379,11 @@ impl Decoder {
             && let Ok((compressed, len)) = self.parse_header(header)
             && self.chunks.front.len() - HEADER_LEN >= len
         {
-            let framed = HEADER_LEN + len;
-            let mut payload = if self.chunks.front.len() == framed {
-                // The chunk is this one message: hand it over, refcount untouched.
-                self.chunks.take_front()
-            } else {
-                self.chunks.front.split_to(framed)
-            };
-            payload.advance(HEADER_LEN);
-            self.buffered -= framed;
+            // Past the prefix, `take` slices the body out of the chunk (or hands
+            // the rest of the chunk over whole, refcount untouched).
+            self.chunks.front.advance(HEADER_LEN);
+            self.buffered -= HEADER_LEN;
+            let payload = self.take(len);
             return Ok(Some(Frame {
                 compressed,
                 payload,
