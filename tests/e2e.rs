@@ -642,3 +642,87 @@ async fn many_cancelled_calls_do_not_kill_the_channel() {
         "still here"
     );
 }
+
+/// Threads of this process whose name starts with `prefix` (Linux: /proc/self/task).
+fn threads_named(prefix: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+#[tokio::test]
+async fn connection_threads_serve_every_pattern_and_stop_with_the_server() {
+    let mut server = TestServer::start_with(|b| b.connection_threads(2)).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(client(&server).await);
+    }
+    for (n, client) in clients.iter().enumerate() {
+        let got = client.unary(req(&format!("u{n}"))).await.unwrap();
+        assert_eq!(got.get_ref().message, format!("u{n}"));
+
+        let mut stream = client
+            .server_stream(EchoRequest {
+                count: 50,
+                ..req("s")
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut seen = 0;
+        while let Some(item) = stream.message().await.unwrap() {
+            assert_eq!(item.index, seen);
+            seen += 1;
+        }
+        assert_eq!(seen, 50);
+
+        let input = futures::stream::iter((0..5).map(|i| req(&i.to_string())));
+        let collected = client.client_stream(input).await.unwrap().into_inner();
+        assert_eq!(collected.message, "0,1,2,3,4");
+
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        tx.unbounded_send(req("ping")).unwrap();
+        let mut responses = client.bidi(rx).await.unwrap().into_inner();
+        assert_eq!(responses.message().await.unwrap().unwrap().message, "ping");
+        drop(tx);
+        assert!(responses.message().await.unwrap().is_none());
+    }
+    // Four connections, handed out round-robin: handlers ran on both threads
+    // and on nothing else (not the test's own runtime).
+    let threads = server.service.threads.lock().unwrap().clone();
+    let expected: std::collections::BTreeSet<String> =
+        ["h2grpc-conn-0", "h2grpc-conn-1"].map(String::from).into();
+    assert_eq!(threads, expected);
+    assert_eq!(threads_named("h2grpc-conn-"), 2);
+
+    // Graceful shutdown still lets an in-flight call on those threads finish.
+    let late = {
+        let client = clients[1].clone();
+        tokio::spawn(async move {
+            client
+                .unary(EchoRequest {
+                    delay_ms: 300,
+                    ..req("late")
+                })
+                .await
+        })
+    };
+    let active = server.service.active.clone();
+    eventually("call started", || active.load(Ordering::SeqCst) == 1).await;
+    let serve = server.shutdown();
+    assert_eq!(late.await.unwrap().unwrap().get_ref().message, "late");
+    tokio::time::timeout(Duration::from_secs(5), serve)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+    // The threads end with the server.
+    eventually("connection threads gone", || {
+        threads_named("h2grpc-conn-") == 0
+    })
+    .await;
+}

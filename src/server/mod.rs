@@ -98,6 +98,8 @@ pub(crate) struct Config {
     /// `None` turns ping enforcement off.
     pub(crate) ping_policy: Option<keepalive::PingPolicy>,
     pub(crate) max_connections: Option<usize>,
+    /// `Some(n)`: connections run on `n` single-threaded runtimes of their own.
+    pub(crate) connection_threads: Option<usize>,
 }
 
 impl Default for Config {
@@ -121,6 +123,7 @@ impl Default for Config {
                 permit_without_calls: false,
             }),
             max_connections: None,
+            connection_threads: None,
         }
     }
 }
@@ -301,6 +304,24 @@ impl Builder {
         self
     }
 
+    /// Runs connections on `threads` threads of their own, each a
+    /// single-threaded runtime, instead of the caller's runtime (default: the
+    /// caller's). A connection and all its calls stay on one thread, handed
+    /// out round-robin as connections are accepted; the accept loop stays on
+    /// the caller's runtime.
+    ///
+    /// Why: on a work-stealing runtime a frame read by the connection task
+    /// often wakes the call task on another worker (a futex wake and a cache
+    /// miss per hop, in both directions), which is most of a small call's
+    /// latency. On one thread a hop is a queue push. The cost: one
+    /// connection's calls share one core, and a handler that blocks its thread
+    /// stalls every connection on it. Suits many connections with short
+    /// handlers; keep the default for few connections carrying heavy calls.
+    pub fn connection_threads(mut self, threads: usize) -> Builder {
+        self.config.connection_threads = Some(threads.max(1));
+        self
+    }
+
     /// Binds `addr` and serves until the process ends.
     pub async fn serve(self, addr: SocketAddr) -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
@@ -327,6 +348,10 @@ impl Builder {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let grace = self.config.grace_period;
+        let mut threads = match self.config.connection_threads {
+            Some(n) => Some(ConnectionThreads::start(n)?),
+            None => None,
+        };
         let router = Arc::new(Router::new(self.services, self.config));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
@@ -354,12 +379,34 @@ impl Builder {
             };
             match accepted {
                 Ok((socket, peer)) => {
-                    let serve = connection::serve(socket, peer, router.clone(), stop_rx.clone());
-                    connections.spawn(async move {
-                        serve.await;
-                        // Frees the connection slot, if there is a limit.
-                        drop(slot);
-                    });
+                    let (router, stop_rx) = (router.clone(), stop_rx.clone());
+                    let Some(threads) = &mut threads else {
+                        connections.spawn(async move {
+                            connection::serve(socket, peer, router, stop_rx).await;
+                            // Frees the connection slot, if there is a limit.
+                            drop(slot);
+                        });
+                        continue;
+                    };
+                    // A tokio socket belongs to the runtime that registered
+                    // it: move it over as a std socket.
+                    let socket = match socket.into_std() {
+                        Ok(socket) => socket,
+                        Err(e) => {
+                            tracing::warn!(target: "h2grpc::server", %peer, error = %e, "cannot hand over connection");
+                            continue;
+                        }
+                    };
+                    connections.spawn_on(
+                        async move {
+                            match tokio::net::TcpStream::from_std(socket) {
+                                Ok(socket) => connection::serve(socket, peer, router, stop_rx).await,
+                                Err(e) => tracing::warn!(target: "h2grpc::server", %peer, error = %e, "cannot register connection"),
+                            }
+                            drop(slot);
+                        },
+                        threads.next(),
+                    );
                 }
                 // Per-connection failures (e.g. the peer reset before accept, or
                 // out of file descriptors): log, back off briefly, keep serving.
@@ -376,6 +423,62 @@ impl Builder {
             tracing::debug!(target: "h2grpc::server", "grace period over: closing remaining connections");
             connections.shutdown().await;
         }
+        if let Some(threads) = threads {
+            threads.stop().await;
+        }
         Ok(())
+    }
+}
+
+/// The threads of [`Builder::connection_threads`]: one single-threaded tokio
+/// runtime each, running until [`stop`](ConnectionThreads::stop).
+struct ConnectionThreads {
+    handles: Vec<tokio::runtime::Handle>,
+    next: usize,
+    stop: Vec<tokio::sync::oneshot::Sender<()>>,
+    stopped: Vec<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl ConnectionThreads {
+    fn start(n: usize) -> std::io::Result<ConnectionThreads> {
+        let mut threads = ConnectionThreads {
+            handles: Vec::with_capacity(n),
+            next: 0,
+            stop: Vec::with_capacity(n),
+            stopped: Vec::with_capacity(n),
+        };
+        for i in 0..n {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+            threads.handles.push(runtime.handle().clone());
+            std::thread::Builder::new()
+                .name(format!("h2grpc-conn-{i}"))
+                .spawn(move || {
+                    let _ = runtime.block_on(stop_rx);
+                    // Dropping the runtime drops whatever tasks are left.
+                    drop(runtime);
+                    let _ = stopped_tx.send(());
+                })?;
+            threads.stop.push(stop_tx);
+            threads.stopped.push(stopped_rx);
+        }
+        Ok(threads)
+    }
+
+    /// The runtime the next connection goes to.
+    fn next(&mut self) -> &tokio::runtime::Handle {
+        let handle = &self.handles[self.next];
+        self.next = (self.next + 1) % self.handles.len();
+        handle
+    }
+
+    async fn stop(self) {
+        drop(self.stop);
+        for stopped in self.stopped {
+            let _ = stopped.await;
+        }
     }
 }

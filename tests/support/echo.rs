@@ -3,8 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ use pb::{EchoRequest, EchoResponse};
 pub struct EchoService {
     pub active: Arc<AtomicUsize>,
     pub finished: Arc<AtomicUsize>,
+    /// Names of the threads handlers started on.
+    pub threads: Arc<Mutex<BTreeSet<String>>>,
 }
 
 /// Decrements `active` when a handler ends for any reason, including being dropped.
@@ -41,6 +44,8 @@ impl Drop for ActiveGuard {
 impl EchoService {
     fn enter(&self) -> ActiveGuard {
         self.active.fetch_add(1, Ordering::SeqCst);
+        let thread = std::thread::current().name().unwrap_or("").to_owned();
+        self.threads.lock().unwrap().insert(thread);
         ActiveGuard(self.active.clone())
     }
 }

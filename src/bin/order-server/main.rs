@@ -30,6 +30,7 @@ struct Args {
     addr: SocketAddr,
     sample_data: bool,
     gzip: bool,
+    connection_threads: Option<usize>,
 }
 
 fn parse_args(argv: Vec<String>) -> Result<Args, String> {
@@ -37,6 +38,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
         addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
         sample_data: true,
         gzip: false,
+        connection_threads: None,
     };
     let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
@@ -49,6 +51,14 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
             }
             "--no-sample-data" => args.sample_data = false,
             "--gzip" => args.gzip = true,
+            "--connection-threads" => {
+                let value = it.next().ok_or("--connection-threads needs a value")?;
+                args.connection_threads = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("bad --connection-threads {value:?}: {e}"))?,
+                );
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -92,6 +102,9 @@ async fn main() -> ExitCode {
     if args.gzip {
         // Responses go out gzip-compressed to clients that accept it.
         builder = builder.send_compression(h2grpc::compression::Encoding::Gzip);
+    }
+    if let Some(threads) = args.connection_threads {
+        builder = builder.connection_threads(threads);
     }
     let served = builder
         .add_service(OrderManagementServer::new(store))

@@ -2,7 +2,7 @@
 //! gRPC reply, the upper bound for any gRPC runtime built on `h2`.
 //!
 //! ```text
-//! h2-ceiling [--addr HOST:PORT]
+//! h2-ceiling [--addr HOST:PORT] [--connection-threads N]
 //! ```
 //! Prints `h2-ceiling listening on ADDR` once bound (port 0 picks a free one).
 //! No gRPC logic: no path routing, no header checks, no decoding. Each
@@ -18,6 +18,9 @@
 //! Same task structure as h2grpc and tonic (one task per connection polling
 //! `accept`, one per stream: serving on the connection task would stall it)
 //! and the same windows as h2grpc's server (1 MiB stream, 4 MiB connection).
+//! `--connection-threads N` runs connections the way h2grpc's
+//! `Builder::connection_threads(N)` does (round-robin onto N single-threaded
+//! runtimes), so that mode has a like-for-like ceiling too.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -44,12 +47,17 @@ const CONNECTION_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 50071));
+    let mut threads = 0usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next().map(|v| v.parse())) {
-            ("--addr", Some(Ok(a))) => addr = a,
+        let value = args.next();
+        match (arg.as_str(), value) {
+            ("--addr", Some(v)) if v.parse::<SocketAddr>().is_ok() => addr = v.parse().unwrap(),
+            ("--connection-threads", Some(v)) if v.parse::<usize>().is_ok() => {
+                threads = v.parse().unwrap()
+            }
             _ => {
-                eprintln!("usage: h2-ceiling [--addr HOST:PORT]");
+                eprintln!("usage: h2-ceiling [--addr HOST:PORT] [--connection-threads N]");
                 return ExitCode::from(2);
             }
         }
@@ -66,12 +74,34 @@ async fn main() -> ExitCode {
         .map(|a| a.to_string())
         .unwrap_or_default();
     println!("h2-ceiling listening on {local}");
+    // Each connection thread: a current-thread runtime parked on a future that never ends.
+    let handles: Vec<tokio::runtime::Handle> = (0..threads)
+        .map(|_| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let handle = runtime.handle().clone();
+            std::thread::spawn(move || runtime.block_on(std::future::pending::<()>()));
+            handle
+        })
+        .collect();
+    let mut next = 0;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                if let Ok((socket, _)) = accepted {
+                let Ok((socket, _)) = accepted else { continue };
+                if handles.is_empty() {
                     tokio::spawn(connection(socket));
+                    continue;
                 }
+                let Ok(socket) = socket.into_std() else { continue };
+                handles[next].spawn(async move {
+                    if let Ok(socket) = TcpStream::from_std(socket) {
+                        connection(socket).await;
+                    }
+                });
+                next = (next + 1) % handles.len();
             }
             _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
         }
