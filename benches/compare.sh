@@ -9,7 +9,10 @@
 #      benches/peers/ (tonic-order-server + tonic-order-bench, h2-ceiling) into
 #      benches/peers/target (separate crates, not in the workspace);
 #   2. installs h2load (Debian nghttp2-client) if missing;
-#   3. starts the three servers on 127.0.0.1 with OS-picked ports;
+#   3. starts the servers on 127.0.0.1 with OS-picked ports: h2grpc's order-server
+#      and the bare-h2 ceiling each twice, on the caller's work-stealing runtime
+#      (the default) and with `--connection-threads $(nproc)` (connections on
+#      single-threaded runtimes of their own), and the tonic server;
 #   4. unary getOrder("102") with the SAME h2load command against each server,
 #      ROUNDS rounds in rotating order; checks h2load's response data bytes equal
 #      calls x 79 (the framed reply; h2load counts gRPC errors as 2xx), and reads
@@ -101,9 +104,12 @@ start_server() { # name command...
 }
 # RUST_LOG=warn: order-server logs every call at debug level by default; a
 # benchmark measures the runtime, not the log writer. The peers log nothing.
+THREADS=$(nproc)
 start_server ours "$OUR_SERVER"
+start_server ours-ct "$OUR_SERVER" --connection-threads "$THREADS"
 start_server tonic "$TONIC_SERVER"
 start_server ceiling "$CEILING"
+start_server ceiling-ct "$CEILING" --connection-threads "$THREADS"
 
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { # utime + stime of a pid, in clock ticks (fields 14, 15 of /proc/PID/stat)
@@ -142,13 +148,13 @@ h2load_run() { # server round n
   log "h2load $name round $round: $rps calls/s, $cpu_us µs CPU/call"
 }
 
-SERVERS=(ours tonic ceiling)
+SERVERS=(ours ours-ct tonic ceiling ceiling-ct)
 log "h2load warm-up (not counted)"
 for s in "${SERVERS[@]}"; do h2load_run "$s" warmup 20000; done
 for r in $(seq "$ROUNDS"); do
   # Rotate the order each round so no server always runs first or last.
-  for i in 0 1 2; do
-    h2load_run "${SERVERS[$(((i + r - 1) % 3))]}" "$r" "$H2LOAD_N"
+  for i in "${!SERVERS[@]}"; do
+    h2load_run "${SERVERS[$(((i + r - 1) % ${#SERVERS[@]}))]}" "$r" "$H2LOAD_N"
   done
 done
 for s in "${SERVERS[@]}"; do
@@ -178,11 +184,12 @@ MODES=(
   "client-stream-64B|--mode client-stream --connections 1 --concurrency 4 --order-bytes 64 --stream-count 1000"
   "bidi-1x1|--mode bidi --connections 1 --concurrency 1"
 )
+BENCH_SERVERS=(ours ours-ct tonic)
 for r in $(seq "$ROUNDS"); do
   for m in "${MODES[@]}"; do
     label=${m%%|*}; args=${m#*|}
-    order=(ours tonic); [ $((r % 2)) = 0 ] && order=(tonic ours)
-    for s in "${order[@]}"; do
+    for i in "${!BENCH_SERVERS[@]}"; do
+      s=${BENCH_SERVERS[$(((i + r - 1) % ${#BENCH_SERVERS[@]}))]}
       # shellcheck disable=SC2086
       bench_run "$label" ours "$s" "$r" $args
     done
@@ -298,7 +305,11 @@ import json, statistics, sys
 
 path, machine, rounds, h2load_n, bench_secs = sys.argv[1:6]
 rows = [json.loads(line) for line in open(path) if line.strip()]
-NAMES = {"ours": "h2grpc", "tonic": "tonic 0.14", "ceiling": "bare h2"}
+NAMES = {"ours": "h2grpc", "ours-ct": "h2grpc, connection threads", "tonic": "tonic 0.14",
+         "ceiling": "bare h2", "ceiling-ct": "bare h2, connection threads"}
+# The bare-h2 server run the same way (same threading) as each server.
+SAME = {"ours": "ceiling", "ours-ct": "ceiling-ct", "tonic": "ceiling",
+        "ceiling": "ceiling", "ceiling-ct": "ceiling-ct"}
 
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
@@ -334,26 +345,32 @@ def bench(label, client, server, key):
     return out
 
 print(f"Machine: {machine}. Allocator: system malloc (glibc) in every binary. "
-      f"No CPU pinning. Medians of {rounds} rounds (min–max), alternating order.")
+      f"No CPU pinning. Medians of {rounds} rounds (min–max), alternating order. "
+      "\"connection threads\": `--connection-threads` = the core count, connections round-robin "
+      "onto single-threaded runtimes (h2grpc's `Builder::connection_threads`); otherwise every "
+      "server runs on tokio's default work-stealing runtime.")
 print()
 print(f"**Unary `getOrder(\"102\")` under h2load** (`-n {h2load_n} -c 4 -m 64`, the same command for every server; "
       f"reply bytes checked = calls × 79):")
 print()
-print("| server | calls/s | server CPU µs/call | peak RSS after h2load / at end (MiB) | calls/s ÷ tonic | calls/s ÷ bare h2 |")
-print("| --- | --- | --- | --- | --- | --- |")
+print("| server | calls/s | server CPU µs/call | peak RSS after h2load / at end (MiB) | calls/s ÷ tonic | "
+      "CPU ÷ tonic | calls/s ÷ bare h2, same threading |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
 for s in NAMES:
     print(f"| {NAMES[s]} | {spread(rate[s], k)} | {spread(cpu[s], lambda x: f'{x:.2f}')} | "
           f"{rss.get(('after-h2load', s), float('nan')):.1f} / {rss.get(('end', s), float('nan')):.1f} | "
-          f"{ratio(med(rate[s]), med(rate['tonic'])):.2f} | {ratio(med(rate[s]), med(rate['ceiling'])):.2f} |")
+          f"{ratio(med(rate[s]), med(rate['tonic'])):.2f} | {ratio(med(cpu[s]), med(cpu['tonic'])):.2f} | "
+          f"{ratio(med(rate[s]), med(rate[SAME[s]])):.2f} |")
 print()
 cg = {r["server"]: r["instructions"] / r["calls"] for r in rows if r["kind"] == "callgrind"}
+CG_SERVERS = ("ours", "tonic", "ceiling")
 if len(cg) == 3:
     print("**Server instructions per unary call** (callgrind, same h2load command, after 2,000 warm-up calls; "
           "deterministic, so not disturbed by other load on the machine):")
     print()
     print("| server | instructions/call | ÷ tonic | ÷ bare h2 |")
     print("| --- | --- | --- | --- |")
-    for s in NAMES:
+    for s in CG_SERVERS:
         print(f"| {NAMES[s]} | {cg[s]:,.0f} | {cg[s] / cg['tonic']:.2f} | {cg[s] / cg['ceiling']:.2f} |")
     print()
 cgc = {r["client"]: r["instructions"] / r["calls"] for r in rows if r["kind"] == "callgrind-client"}
@@ -378,13 +395,16 @@ FIGS = [
     ("client-streaming 64 B, 1×4: msgs/s", "client-stream-64B", "messages_per_s", k, "higher"),
     ("bidi ping-pong 1×1 (3 ids → 2 shipments): p50 (µs)", "bidi-1x1", "p50", f1, "lower"),
 ]
-print("| figure | h2grpc server | tonic server | h2grpc ÷ tonic |")
-print("| --- | --- | --- | --- |")
+print("| figure | h2grpc server | h2grpc, connection threads | tonic server | h2grpc ÷ tonic | "
+      "connection threads ÷ tonic |")
+print("| --- | --- | --- | --- | --- | --- |")
 res = {}
 for name, label, key, fmt, _ in FIGS:
-    a, b = bench(label, "ours", "ours", key), bench(label, "ours", "tonic", key)
+    a, c, b = (bench(label, "ours", s, key) for s in ("ours", "ours-ct", "tonic"))
     res[label, key] = ratio(med(a), med(b))
-    print(f"| {name} | {spread(a, fmt)} | {spread(b, fmt)} | {res[label, key]:.2f} |")
+    res[label, key, "ct"] = ratio(med(c), med(b))
+    print(f"| {name} | {spread(a, fmt)} | {spread(c, fmt)} | {spread(b, fmt)} | {res[label, key]:.2f} | "
+          f"{res[label, key, 'ct']:.2f} |")
 print()
 print("**Clients against the same server** (order-bench vs tonic-order-bench, unary `getOrder`):")
 print()
@@ -421,14 +441,19 @@ print("| --- | --- | --- | --- |")
 def target(name, value, op, bar):
     ok = value >= bar if op == ">=" else value <= bar
     print(f"| {name} | {op} {bar} | {value:.2f} | {'met' if ok else 'MISSED'} |")
-target("unary calls/s via h2load, ours ÷ tonic", ratio(med(rate["ours"]), med(rate["tonic"])), ">=", 1.25)
-target("unary calls/s via h2load, ours ÷ bare h2", ratio(med(rate["ours"]), med(rate["ceiling"])), ">=", 0.90)
-target("server CPU µs per unary call, ours ÷ tonic", ratio(med(cpu["ours"]), med(cpu["tonic"])), "<=", 0.75)
+for s, tag in (("ours", ""), ("ours-ct", ", connection threads")):
+    target(f"unary calls/s via h2load, ours ÷ tonic{tag}", ratio(med(rate[s]), med(rate["tonic"])), ">=", 1.25)
+    target(f"unary calls/s via h2load, ours ÷ bare h2 (same threading){tag}",
+           ratio(med(rate[s]), med(rate[SAME[s]])), ">=", 0.90)
+    target(f"server CPU µs per unary call, ours ÷ tonic{tag}", ratio(med(cpu[s]), med(cpu["tonic"])), "<=", 0.75)
 if len(cg) == 3:
     target("server instructions per unary call, ours ÷ tonic (callgrind)", cg["ours"] / cg["tonic"], "<=", 0.75)
-target("server-streaming msgs/s (64 B), ours ÷ tonic", res["server-stream-64B", "messages_per_s"], ">=", 1.5)
-target("client-streaming msgs/s (64 B), ours ÷ tonic", res["client-stream-64B", "messages_per_s"], ">=", 1.5)
-target("bidi ping-pong p50 latency, ours ÷ tonic", res["bidi-1x1", "p50"], "<=", 0.8)
+for suffix, tag in (((), ""), (("ct",), ", connection threads")):
+    target(f"server-streaming msgs/s (64 B), ours ÷ tonic{tag}",
+           res[("server-stream-64B", "messages_per_s") + suffix], ">=", 1.5)
+    target(f"client-streaming msgs/s (64 B), ours ÷ tonic{tag}",
+           res[("client-stream-64B", "messages_per_s") + suffix], ">=", 1.5)
+    target(f"bidi ping-pong p50 latency, ours ÷ tonic{tag}", res[("bidi-1x1", "p50") + suffix], "<=", 0.8)
 for s in ("ours", "tonic"):
     target(f"our client ÷ tonic client, unary 4×64 calls/s, {NAMES[s]} server",
            res["client-unary-4x64", "calls_per_s", s], ">=", 1.25)

@@ -1286,10 +1286,15 @@ async fn normal_call(addr: SocketAddr) -> Result<(), String> {
         .map_err(|_| "normal call timed out".to_owned())?
 }
 
-/// Runs one case on a fresh server; returns what happened and whether the
+/// Runs one case on a fresh server (its connections on `threads` connection
+/// threads, if given); returns what happened and whether the
 /// server still served a normal call afterwards.
-async fn run(case: &Case) -> (Outcome, Result<(), String>) {
-    let server = TestServer::start_with(case.server).await;
+async fn run(case: &Case, threads: Option<usize>) -> (Outcome, Result<(), String>) {
+    let server = TestServer::start_with(|b| match threads {
+        Some(n) => (case.server)(b).connection_threads(n),
+        None => (case.server)(b),
+    })
+    .await;
     let ctx = Ctx {
         addr: server.addr,
         service: server.service.clone(),
@@ -1333,13 +1338,13 @@ async fn drive_frames(ctx: Ctx, bytes: &[u8]) -> Outcome {
 }
 
 /// Runs a table and prints it as `case | expected | observed | result`.
-async fn run_table(cases: Vec<Case>) -> Vec<String> {
+async fn run_table(cases: Vec<Case>, threads: Option<usize>) -> Vec<String> {
     let mut failures = Vec::new();
     println!("| # | case | expected | observed | new connection | result |");
     println!("|---|---|---|---|---|---|");
     for (i, case) in cases.iter().enumerate() {
         let started = Instant::now();
-        let (observed, serving) = run(case).await;
+        let (observed, serving) = run(case, threads).await;
         let pass = observed == case.expect && serving.is_ok();
         println!(
             "| {} | {} | {} | {} | {} | {} ({} ms) |",
@@ -1368,7 +1373,19 @@ async fn run_table(cases: Vec<Case>) -> Vec<String> {
 async fn hostile_input_table() {
     let cases = cases();
     assert!(cases.len() >= 40, "the suite promises at least 40 cases");
-    let failures = run_table(cases).await;
+    let failures = run_table(cases, None).await;
+    assert!(
+        failures.is_empty(),
+        "failing cases:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The same table with the server's connections on connection threads
+/// (`Builder::connection_threads`): the same answers, from other runtimes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_table_on_connection_threads() {
+    let failures = run_table(cases(), Some(2)).await;
     assert!(
         failures.is_empty(),
         "failing cases:\n{}",
@@ -1382,7 +1399,7 @@ async fn known_bug(name: &str) {
         .into_iter()
         .find(|c| c.name == name)
         .expect("known bug case");
-    let failures = run_table(vec![case]).await;
+    let failures = run_table(vec![case], None).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -1436,6 +1453,6 @@ async fn bug_hpack_table_size_update() {
 
 #[tokio::test]
 async fn idle_and_silent_connections_are_closed() {
-    let failures = run_table(idle_peers()).await;
+    let failures = run_table(idle_peers(), None).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

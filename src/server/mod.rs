@@ -14,6 +14,12 @@
 //! connection task never runs a handler itself (it would deadlock a streaming
 //! call waiting for its own next DATA frame).
 //!
+//! Where the tasks run: by default on the caller's runtime. With
+//! [`Builder::connection_threads`] each accepted connection is handed,
+//! round-robin, to one of N threads running a single-threaded runtime, and
+//! its call tasks run there too: a frame that wakes a call, and a reply that
+//! wakes the connection, never cross threads.
+//!
 //! Shutdown (PROTOCOL-HTTP2.md "Connection Management"; RFC 9113 §6.8): on the
 //! shutdown future the accept loop stops, every connection sends GOAWAY and
 //! keeps serving its open streams; after the grace period the rest are closed.
