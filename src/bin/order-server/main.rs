@@ -1,12 +1,14 @@
 //! `order-server`: the OrderManagement reference server.
 //!
 //! ```text
-//! order-server [--addr HOST:PORT] [--no-sample-data] [--trace]
+//! order-server [--addr HOST:PORT] [--no-sample-data] [--gzip] [--connection-threads N] [--trace]
 //! ```
 //! Prints `order-server listening on ADDR` once bound (port 0 picks a free
 //! one), logs every call (method, status, duration; `RUST_LOG` overrides the
 //! default filter) to stderr, and stops gracefully on Ctrl-C or SIGTERM.
 //! `--trace` (or `H2GRPC_TRACE=1`) prints the wire trace to stderr.
+//! `--connection-threads N` serves connections on N threads of their own
+//! (`server::Builder::connection_threads`; default: tokio's work-stealing runtime).
 
 #[path = "../common/logging.rs"]
 mod logging;
@@ -24,7 +26,8 @@ use tokio::net::TcpListener;
 use pb::ecommerce::order_management_server::OrderManagementServer;
 use service::OrderStore;
 
-const USAGE: &str = "usage: order-server [--addr HOST:PORT] [--no-sample-data] [--gzip] [--trace]";
+const USAGE: &str = "usage: order-server [--addr HOST:PORT] [--no-sample-data] [--gzip] \
+                     [--connection-threads N] [--trace]";
 
 struct Args {
     addr: SocketAddr,

@@ -50,12 +50,10 @@ async fn main() -> ExitCode {
     let mut threads = 0usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let value = args.next();
-        match (arg.as_str(), value) {
-            ("--addr", Some(v)) if v.parse::<SocketAddr>().is_ok() => addr = v.parse().unwrap(),
-            ("--connection-threads", Some(v)) if v.parse::<usize>().is_ok() => {
-                threads = v.parse().unwrap()
-            }
+        let value = args.next().unwrap_or_default();
+        match (arg.as_str(), value.parse(), value.parse()) {
+            ("--addr", Ok(a), _) => addr = a,
+            ("--connection-threads", _, Ok(n)) => threads = n,
             _ => {
                 eprintln!("usage: h2-ceiling [--addr HOST:PORT] [--connection-threads N]");
                 return ExitCode::from(2);
