@@ -26,9 +26,19 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[test]
 fn python_grpcio_client_passes_against_our_order_server() {
+    grpcio_client_checks(&[]);
+}
+
+/// The same checks with the server's connections on threads of their own.
+#[test]
+fn python_grpcio_client_passes_against_our_order_server_on_connection_threads() {
+    grpcio_client_checks(&["--connection-threads", "2"]);
+}
+
+fn grpcio_client_checks(server_args: &[&str]) {
     let py = python_env();
     let mut server_cmd = Command::new(ORDER_SERVER);
-    server_cmd.args(["--addr", "127.0.0.1:0"]);
+    server_cmd.args(["--addr", "127.0.0.1:0"]).args(server_args);
     let (mut server, addr) = python::spawn_server("order-server", server_cmd);
 
     let mut check = py.command("order_client_check.py");
