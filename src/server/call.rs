@@ -167,7 +167,12 @@ impl Call {
     }
 
     /// The skeleton shared by the four patterns (see the module docs).
-    async fn run<C, W, WFut, S>(self, codec: C, work: W)
+    ///
+    /// A plain function returning an `async move` block, not an `async fn`:
+    /// an `async fn` keeps its arguments twice in its state (the argument
+    /// slot and the local it is moved into), and this state is copied whole
+    /// when the call is spawned. The block captures only what the call needs.
+    fn run<C, W, WFut, S>(self, codec: C, work: W) -> impl Future<Output = ()> + use<C, W, WFut, S>
     where
         C: Codec,
         W: FnOnce(RecvStream, RequestFactory) -> WFut,
@@ -192,89 +197,106 @@ impl Call {
             accept_encoding,
             _active,
         } = head;
-        let config = &router.config;
         let deadline = timeout.map(|t| Instant::now() + t);
         let factory = RequestFactory {
             metadata,
             timeout,
             deadline,
             peer,
-            max_recv_bytes: config.max_recv_message_bytes,
+            max_recv_bytes: router.config.max_recv_message_bytes,
             encoding,
         };
         let mut responder = Responder::new(respond);
-
-        // Phase 1: the request is read and the handler runs. The work does not
-        // touch the responder, so a client reset can be watched alongside it.
-        // (Futures are built where they are awaited: a future first bound to a
-        // local and then moved keeps both slots in the call's state, and this
-        // state is copied whole when the call is spawned.)
-        let expired = deadline.is_some_and(|d| d <= Instant::now());
-        let handled = if expired {
-            // grpc-timeout 0 (or a deadline already past): nothing may run.
-            Outcome::DeadlineExceeded
-        } else {
-            tokio::select! {
-                biased;
-                () = responder.reset() => Outcome::Reset,
-                () = sleep_until(deadline) => Outcome::DeadlineExceeded,
-                reply = work(body, factory) => Outcome::Done(reply),
-            }
-        };
-        // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
-        let outcome = match handled {
-            Outcome::Done(Ok(reply)) => {
-                let accepts = accept_encoding.as_ref().map(HeaderValue::as_bytes);
-                let responder = &mut responder;
-                match deadline {
-                    None => {
-                        Outcome::Done(send_reply(responder, &codec, reply, config, accepts).await)
-                    }
-                    Some(deadline) => {
-                        let send = send_reply(responder, &codec, reply, config, accepts);
-                        match tokio::time::timeout_at(deadline, send).await {
-                            Ok(sent) => Outcome::Done(sent),
-                            Err(_) => Outcome::DeadlineExceeded,
+        async move {
+            let config = &router.config;
+            // Phase 1: the request is read and the handler runs. The work does not
+            // touch the responder, so a client reset can be watched alongside it.
+            // (Futures are built where they are awaited: a future first bound to a
+            // local and then moved keeps both slots in the call's state.)
+            let expired = deadline.is_some_and(|d| d <= Instant::now());
+            let handled = if expired {
+                // grpc-timeout 0 (or a deadline already past): nothing may run.
+                Outcome::DeadlineExceeded
+            } else {
+                tokio::select! {
+                    biased;
+                    () = responder.reset() => Outcome::Reset,
+                    () = sleep_until(deadline) => Outcome::DeadlineExceeded,
+                    reply = work(body, factory) => Outcome::Done(reply),
+                }
+            };
+            // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
+            let outcome = match handled {
+                Outcome::Done(Ok(reply)) => {
+                    let accepts = accept_encoding.as_ref().map(HeaderValue::as_bytes);
+                    let (head, body, trailers) = reply.negotiate(config, accepts);
+                    match body {
+                        // No await: a unary reply is queued whole, nothing to time out.
+                        ReplyBody::Unary(message) => Outcome::Done(send_unary(
+                            &mut responder,
+                            &codec,
+                            head,
+                            &message,
+                            trailers,
+                            config.max_send_message_bytes,
+                        )),
+                        // Boxed: the streaming send loop is large, and only
+                        // streaming calls should carry it in their state.
+                        // (One await here, deadline inside: locals live across
+                        // two awaits would be kept beside the phase 1 state.)
+                        ReplyBody::Stream(stream) => {
+                            Box::pin(send_stream(
+                                &mut responder,
+                                &codec,
+                                head,
+                                stream,
+                                trailers,
+                                config.max_send_message_bytes,
+                                deadline,
+                            ))
+                            .await
                         }
                     }
                 }
-            }
-            Outcome::Done(Err(status)) => Outcome::Done(Ok((Some(status), Metadata::new()))),
-            Outcome::DeadlineExceeded => Outcome::DeadlineExceeded,
-            Outcome::Reset => Outcome::Reset,
-        };
-        // `outcome` no longer borrows the responder; finish the call with it.
-        let code = match outcome {
-            Outcome::Done(Ok((status, trailers))) => {
-                responder.finish(status.as_ref(), &trailers);
-                status.map_or(Code::Ok, |s| s.code())
-            }
-            // The stream failed under us (peer reset, connection gone): nothing to send.
-            Outcome::Done(Err(_)) | Outcome::Reset => {
-                if trace::enabled() {
-                    trace::reset(
-                        Side::Server,
-                        Dir::Recv,
-                        h2::Reason::CANCEL,
-                        "client went away: handler cancelled",
-                    );
+                Outcome::Done(Err(status)) => Outcome::Done(Ok((Some(status), Metadata::new()))),
+                Outcome::DeadlineExceeded => Outcome::DeadlineExceeded,
+                Outcome::Reset => Outcome::Reset,
+            };
+            // `outcome` no longer borrows the responder; finish the call with it.
+            let code = match outcome {
+                Outcome::Done(Ok((status, trailers))) => {
+                    responder.finish(status.as_ref(), &trailers);
+                    status.map_or(Code::Ok, |s| s.code())
                 }
-                Code::Cancelled
+                // The stream failed under us (peer reset, connection gone): nothing to send.
+                Outcome::Done(Err(_)) | Outcome::Reset => {
+                    if trace::enabled() {
+                        trace::reset(
+                            Side::Server,
+                            Dir::Recv,
+                            h2::Reason::CANCEL,
+                            "client went away: handler cancelled",
+                        );
+                    }
+                    Code::Cancelled
+                }
+                Outcome::DeadlineExceeded => {
+                    let status = Status::deadline_exceeded("deadline exceeded");
+                    responder.finish(Some(&status), &Metadata::new());
+                    status.code()
+                }
+            };
+            if let Some(started) = started {
+                tracing::debug!(
+                    target: "h2grpc::server::call",
+                    path = %path,
+                    code = code.as_str(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "call finished"
+                );
             }
-            Outcome::DeadlineExceeded => {
-                let status = Status::deadline_exceeded("deadline exceeded");
-                responder.finish(Some(&status), &Metadata::new());
-                status.code()
-            }
-        };
-        if let Some(started) = started {
-            tracing::debug!(
-                target: "h2grpc::server::call",
-                path = %path,
-                code = code.as_str(),
-                micros = started.elapsed().as_micros() as u64,
-                "call finished"
-            );
+            // Named here so the block owns it: the call counts as open until now.
+            drop(_active);
         }
     }
 }
@@ -388,101 +410,145 @@ fn guard<T>(
         .map(|caught| caught.unwrap_or_else(|_| Err(Status::internal("handler panicked"))))
 }
 
-/// Sends the handler's reply; returns the final status (`None` for OK, which
-/// needs no allocated `Status`) and trailers to send.
-/// `Err` means the stream itself failed (reset or connection lost).
-async fn send_reply<C, S>(
+impl<M, S> Reply<M, S> {
+    /// Settles the response compression (doc/compression.md: only with an
+    /// encoding the client said it accepts) and splits the reply for sending.
+    fn negotiate(
+        self,
+        config: &Config,
+        client_accepts: Option<&[u8]>,
+    ) -> (Head, ReplyBody<M, S>, Metadata) {
+        let Reply {
+            metadata,
+            body,
+            trailers,
+            mut compression,
+        } = self;
+        compression.encoding = compression
+            .encoding
+            .or(config.send_compression)
+            .filter(|e| *e != Encoding::Identity && e.is_accepted_by(client_accepts));
+        let head = Head {
+            metadata,
+            compression,
+        };
+        (head, body, trailers)
+    }
+}
+
+/// What a send returns: the final status (`None` for OK, which needs no
+/// allocated `Status`) and trailers to send. `Err` means the stream itself
+/// failed (reset or connection lost).
+type Sent = Result<(Option<Status>, Metadata), h2::Error>;
+
+/// Sends a unary reply: head, then the one message, queued whole.
+fn send_unary<C: Codec>(
     responder: &mut Responder,
     codec: &C,
-    reply: Reply<C::Encode, S>,
-    config: &Config,
-    client_accepts: Option<&[u8]>,
-) -> Result<(Option<Status>, Metadata), h2::Error>
+    head: Head,
+    message: &C::Encode,
+    trailers: Metadata,
+    max_send: usize,
+) -> Sent {
+    // Head first: the wire (and the trace) show HEADERS before the message.
+    responder.send_head(&head.metadata, head.compression.encoding)?;
+    let mut buf = BytesMut::new();
+    let encoding = head.compression.for_next_message();
+    if let Err(status) = encode_message(codec, message, &mut buf, max_send, encoding, Side::Server)
+    {
+        return Ok((Some(status), Metadata::new()));
+    }
+    responder.send_whole(buf.freeze())?;
+    Ok((None, trailers))
+}
+
+/// Sends a stream of replies, racing the deadline.
+async fn send_stream<C, S>(
+    responder: &mut Responder,
+    codec: &C,
+    head: Head,
+    stream: S,
+    trailers: Metadata,
+    max_send: usize,
+    deadline: Option<Instant>,
+) -> Outcome<Sent>
 where
     C: Codec,
     S: Stream<Item = Result<C::Encode, Status>>,
 {
-    let Reply {
-        metadata,
-        body,
-        trailers,
-        mut compression,
-    } = reply;
-    let max_send = config.max_send_message_bytes;
-    // doc/compression.md: compress only with an encoding the client said it accepts.
-    compression.encoding = compression
-        .encoding
-        .or(config.send_compression)
-        .filter(|e| *e != Encoding::Identity && e.is_accepted_by(client_accepts));
-    let head = Head {
-        metadata: &metadata,
-        encoding: compression.encoding,
-    };
-    match body {
-        ReplyBody::Unary(message) => {
-            // Head first: the wire (and the trace) show HEADERS before the message.
-            responder.send_head(head.metadata, head.encoding)?;
-            let mut buf = BytesMut::new();
-            let encoding = compression.for_next_message();
-            if let Err(status) =
-                encode_message(codec, &message, &mut buf, max_send, encoding, Side::Server)
-            {
-                return Ok((Some(status), Metadata::new()));
-            }
-            responder.send_whole(buf.freeze())?;
-            Ok((None, trailers))
-        }
-        ReplyBody::Stream(stream) => {
-            let mut stream = pin!(stream);
-            let mut batch = Batch::new();
-            loop {
-                // Take every message that is ready now, up to one batch.
-                let next = std::future::poll_fn(|cx| match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(item) => Poll::Ready(Next::Item(item)),
-                    Poll::Pending if !batch.is_empty() => Poll::Ready(Next::Flush),
-                    // Idle while the handler works: notice a client reset meanwhile.
-                    Poll::Pending => responder.poll_reset(cx).map(Next::Reset),
-                })
-                .await;
-                match next {
-                    Next::Item(Some(Ok(item))) => {
-                        if batch.make_room() {
-                            // A new batch; on the first, the head goes out first.
-                            responder.send_head(head.metadata, head.encoding)?;
-                        }
-                        let encoding = compression.for_next_message();
-                        let buf = batch.buf();
-                        if let Err(status) =
-                            encode_message(codec, &item, buf, max_send, encoding, Side::Server)
-                        {
-                            flush(responder, &head, &mut batch).await?;
-                            return Ok((Some(status), Metadata::new()));
-                        }
-                        if let Some(full) = batch.take_full() {
-                            responder.send_data(full).await?;
-                        }
-                    }
-                    Next::Item(Some(Err(status))) => {
-                        flush(responder, &head, &mut batch).await?;
-                        return Ok((Some(status), trailers));
-                    }
-                    Next::Item(None) => {
-                        flush(responder, &head, &mut batch).await?;
-                        return Ok((None, trailers));
-                    }
-                    Next::Reset(reason) => return Err(h2::Error::from(reason)),
-                    // Nothing more ready: send what we have.
-                    Next::Flush => flush(responder, &head, &mut batch).await?,
+    let send = send_batches(responder, codec, head, stream, trailers, max_send);
+    match deadline {
+        None => Outcome::Done(send.await),
+        Some(deadline) => match tokio::time::timeout_at(deadline, send).await {
+            Ok(sent) => Outcome::Done(sent),
+            Err(_) => Outcome::DeadlineExceeded,
+        },
+    }
+}
+
+/// Sends a stream of replies in batches, watching for a client reset while
+/// the handler's stream is idle.
+async fn send_batches<C, S>(
+    responder: &mut Responder,
+    codec: &C,
+    head: Head,
+    stream: S,
+    trailers: Metadata,
+    max_send: usize,
+) -> Sent
+where
+    C: Codec,
+    S: Stream<Item = Result<C::Encode, Status>>,
+{
+    let mut stream = pin!(stream);
+    let mut batch = Batch::new();
+    loop {
+        // Take every message that is ready now, up to one batch.
+        let next = std::future::poll_fn(|cx| match stream.as_mut().poll_next(cx) {
+            Poll::Ready(item) => Poll::Ready(Next::Item(item)),
+            Poll::Pending if !batch.is_empty() => Poll::Ready(Next::Flush),
+            // Idle while the handler works: notice a client reset meanwhile.
+            Poll::Pending => responder.poll_reset(cx).map(Next::Reset),
+        })
+        .await;
+        match next {
+            Next::Item(Some(Ok(item))) => {
+                if batch.make_room() {
+                    // A new batch; on the first, the head goes out first.
+                    responder.send_head(&head.metadata, head.compression.encoding)?;
+                }
+                let encoding = head.compression.for_next_message();
+                let buf = batch.buf();
+                if let Err(status) =
+                    encode_message(codec, &item, buf, max_send, encoding, Side::Server)
+                {
+                    flush(responder, &head, &mut batch).await?;
+                    return Ok((Some(status), Metadata::new()));
+                }
+                if let Some(full) = batch.take_full() {
+                    responder.send_data(full).await?;
                 }
             }
+            Next::Item(Some(Err(status))) => {
+                flush(responder, &head, &mut batch).await?;
+                return Ok((Some(status), trailers));
+            }
+            Next::Item(None) => {
+                flush(responder, &head, &mut batch).await?;
+                return Ok((None, trailers));
+            }
+            Next::Reset(reason) => return Err(h2::Error::from(reason)),
+            // Nothing more ready: send what we have.
+            Next::Flush => flush(responder, &head, &mut batch).await?,
         }
     }
 }
 
-/// What the response head carries, sent with the first message.
-struct Head<'a> {
-    metadata: &'a Metadata,
-    encoding: Option<Encoding>,
+/// What the response head carries, sent with the first message, and how
+/// messages are compressed.
+struct Head {
+    metadata: Metadata,
+    compression: SendCompression,
 }
 
 /// One step of the streaming send loop.
@@ -492,14 +558,10 @@ enum Next<T> {
     Reset(h2::Reason),
 }
 
-async fn flush(
-    responder: &mut Responder,
-    head: &Head<'_>,
-    batch: &mut Batch,
-) -> Result<(), h2::Error> {
+async fn flush(responder: &mut Responder, head: &Head, batch: &mut Batch) -> Result<(), h2::Error> {
     if batch.is_empty() {
         return Ok(());
     }
-    responder.send_head(head.metadata, head.encoding)?;
+    responder.send_head(&head.metadata, head.compression.encoding)?;
     responder.send_data(batch.take_all()).await
 }
