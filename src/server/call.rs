@@ -20,13 +20,13 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures::{FutureExt, Stream};
+use futures::Stream;
 use h2::RecvStream;
 use h2::server::SendResponse;
 use http::HeaderValue;
@@ -110,7 +110,7 @@ impl Call {
         spawn_boxed(move || {
             self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
                 let request = factory.read_single::<C>(body).await?;
-                let response = guard(handler(request)).await?;
+                let response = guard(pin!(handler(request))).await?;
                 Ok(Reply::unary(response))
             })
         });
@@ -127,7 +127,7 @@ impl Call {
         spawn_boxed(move || {
             self.run::<C, _, _, S>(codec, |body, factory| async move {
                 let request = factory.read_single::<C>(body).await?;
-                let response = guard(handler(request)).await?;
+                let response = guard(pin!(handler(request))).await?;
                 Ok(Reply::stream(response))
             })
         });
@@ -142,7 +142,7 @@ impl Call {
     {
         spawn_boxed(move || {
             self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
-                let response = guard(handler(factory.streaming::<C>(body))).await?;
+                let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
                 Ok(Reply::unary(response))
             })
         });
@@ -158,7 +158,7 @@ impl Call {
     {
         spawn_boxed(move || {
             self.run::<C, _, _, S>(codec, |body, factory| async move {
-                let response = guard(handler(factory.streaming::<C>(body))).await?;
+                let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
                 Ok(Reply::stream(response))
             })
         });
@@ -412,13 +412,28 @@ impl<M, S> Reply<M, S> {
 }
 
 /// Runs a handler future, turning a panic into `INTERNAL` for this call only.
-/// A combinator, not an `async fn`: that would hold the handler's future twice.
-fn guard<T>(
-    handler: impl Future<Output = Result<T, Status>>,
-) -> impl Future<Output = Result<T, Status>> {
-    AssertUnwindSafe(handler)
-        .catch_unwind()
-        .map(|caught| caught.unwrap_or_else(|_| Err(Status::internal("handler panicked"))))
+/// One `poll_fn` over the handler pinned where it was built, not
+/// `catch_unwind().map(..)`: every combinator layer moves the handler's
+/// (large) result once more, and an `async fn` would hold the future twice.
+fn guard<T, F>(mut handler: Pin<&mut F>) -> impl Future<Output = Result<T, Status>> + '_
+where
+    F: Future<Output = Result<T, Status>>,
+{
+    std::future::poll_fn(move |cx| {
+        // The result is stored from inside, not returned through
+        // catch_unwind, which would move it a few more times.
+        let mut ready = None;
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            if let Poll::Ready(out) = handler.as_mut().poll(cx) {
+                ready = Some(out);
+            }
+        }));
+        match (polled, ready) {
+            (Err(_), _) => Poll::Ready(Err(Status::internal("handler panicked"))),
+            (Ok(()), Some(out)) => Poll::Ready(out),
+            (Ok(()), None) => Poll::Pending,
+        }
+    })
 }
 
 impl<M, S> Reply<M, S> {
