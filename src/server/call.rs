@@ -109,7 +109,15 @@ impl Call {
     {
         spawn_boxed(move || {
             self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
-                let request = factory.read_single::<C>(body).await?;
+                // The stream is a local and the read future only borrows it:
+                // that future is moved on its way to being awaited, so it
+                // is kept small. (A block, not drop(): a borrowed local
+                // keeps its slot until its scope ends, beside the handler.)
+                let (message, compressed) = {
+                    let mut stream = factory.receive::<C>(body);
+                    read_single(&mut stream).await?
+                };
+                let request = factory.single(message, compressed);
                 let response = guard(pin!(handler(request))).await?;
                 Ok(Reply::unary(response))
             })
@@ -126,7 +134,11 @@ impl Call {
     {
         spawn_boxed(move || {
             self.run::<C, _, _, S>(codec, |body, factory| async move {
-                let request = factory.read_single::<C>(body).await?;
+                let (message, compressed) = {
+                    let mut stream = factory.receive::<C>(body);
+                    read_single(&mut stream).await?
+                };
+                let request = factory.single(message, compressed);
                 let response = guard(pin!(handler(request))).await?;
                 Ok(Reply::stream(response))
             })
@@ -349,29 +361,39 @@ impl RequestFactory {
         )
     }
 
+    /// The request's message stream; the factory keeps the rest for `call`.
+    fn receive<C: Codec>(&self, body: RecvStream) -> Streaming<C::Decode> {
+        Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding)
+    }
+
     fn streaming<C: Codec>(self, body: RecvStream) -> Request<Streaming<C::Decode>> {
-        let streaming = Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding);
+        let streaming = self.receive::<C>(body);
         self.call(streaming)
     }
 
-    /// Reads exactly one request message, then END_STREAM (unary and server streaming).
-    async fn read_single<C: Codec>(self, body: RecvStream) -> Result<Request<C::Decode>, Status> {
-        let mut stream = Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding);
-        let Some(message) = stream.message().await? else {
-            return Err(Status::unimplemented(
-                "expected one request message, received none",
-            ));
-        };
-        let compressed = stream.last_message_compressed();
-        if !stream.ended() && stream.message().await?.is_some() {
-            return Err(Status::unimplemented(
-                "expected one request message, received several",
-            ));
-        }
+    /// The request of a unary or server-streaming call, from its one message.
+    fn single<T>(self, message: T, compressed: bool) -> Request<T> {
         let mut request = self.call(message);
         request.set_message_compressed(compressed);
-        Ok(request)
+        request
     }
+}
+
+/// Reads exactly one request message, then END_STREAM (unary and server
+/// streaming); returns it and whether it arrived compressed.
+async fn read_single<T>(stream: &mut Streaming<T>) -> Result<(T, bool), Status> {
+    let Some(message) = stream.message().await? else {
+        return Err(Status::unimplemented(
+            "expected one request message, received none",
+        ));
+    };
+    let compressed = stream.last_message_compressed();
+    if !stream.ended() && stream.message().await?.is_some() {
+        return Err(Status::unimplemented(
+            "expected one request message, received several",
+        ));
+    }
+    Ok((message, compressed))
 }
 
 /// The stream type of replies that have none (unary and client streaming).
