@@ -227,19 +227,30 @@ impl Call {
             let config = &router.config;
             // Phase 1: the request is read and the handler runs. The work does not
             // touch the responder, so a client reset can be watched alongside it.
-            // (Futures are built where they are awaited: a future first bound to a
+            // (Futures are built where they are pinned: a future first bound to a
             // local and then moved keeps both slots in the call's state.)
             let expired = deadline.is_some_and(|d| d <= Instant::now());
             let handled = if expired {
                 // grpc-timeout 0 (or a deadline already past): nothing may run.
                 Outcome::DeadlineExceeded
             } else {
-                tokio::select! {
-                    biased;
-                    () = responder.reset() => Outcome::Reset,
-                    () = sleep_until(deadline) => Outcome::DeadlineExceeded,
-                    reply = work(body, factory) => Outcome::Done(reply),
-                }
+                // A hand-rolled select (reset, then deadline, then work, like
+                // a biased `select!`): the reply is moved out once, not through
+                // select!'s output enum.
+                let mut sleep = pin!(deadline.map(tokio::time::sleep_until));
+                let mut work = pin!(work(body, factory));
+                std::future::poll_fn(|cx| {
+                    if responder.poll_reset(cx).is_ready() {
+                        return Poll::Ready(Outcome::Reset);
+                    }
+                    if let Some(sleep) = sleep.as_mut().as_pin_mut()
+                        && sleep.poll(cx).is_ready()
+                    {
+                        return Poll::Ready(Outcome::DeadlineExceeded);
+                    }
+                    work.as_mut().poll(cx).map(Outcome::Done)
+                })
+                .await
             };
             // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
             let outcome = match handled {
@@ -329,14 +340,6 @@ where
 {
     let slot = Box::<F>::new_uninit();
     tokio::spawn(Box::into_pin(Box::write(slot, make())));
-}
-
-/// Sleeps until the deadline, or forever when there is none.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Builds the handler's `Request` once the message (or stream) is ready.
