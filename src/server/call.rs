@@ -37,7 +37,7 @@ use super::respond::Responder;
 use super::{Config, Router};
 use crate::codec::{Codec, encode_message};
 use crate::flow::Batch;
-use crate::request::{Request, Response};
+use crate::request::{Request, Response, ResponseExtra};
 use crate::streaming::Streaming;
 use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{Encoding, SendCompression};
@@ -406,8 +406,9 @@ type NoStream<M> = futures::stream::Empty<Result<M, Status>>;
 struct Reply<M, S> {
     metadata: Metadata,
     body: ReplyBody<M, S>,
-    trailers: Metadata,
-    compression: SendCompression,
+    /// Trailers and compression, if the handler set either (kept boxed:
+    /// the reply is moved on its way out of the work future).
+    extra: Option<Box<ResponseExtra>>,
 }
 
 enum ReplyBody<M, S> {
@@ -417,21 +418,19 @@ enum ReplyBody<M, S> {
 
 impl<M, S> Reply<M, S> {
     fn unary(response: Response<M>) -> Reply<M, S> {
-        let (metadata, message, trailers, compression) = response.into_parts();
+        let (metadata, message, extra) = response.into_parts();
         Reply {
             metadata,
             body: ReplyBody::Unary(message),
-            trailers,
-            compression,
+            extra,
         }
     }
     fn stream(response: Response<S>) -> Reply<M, S> {
-        let (metadata, stream, trailers, compression) = response.into_parts();
+        let (metadata, stream, extra) = response.into_parts();
         Reply {
             metadata,
             body: ReplyBody::Stream(stream),
-            trailers,
-            compression,
+            extra,
         }
     }
 }
@@ -472,9 +471,12 @@ impl<M, S> Reply<M, S> {
         let Reply {
             metadata,
             body,
+            extra,
+        } = self;
+        let ResponseExtra {
             trailers,
             mut compression,
-        } = self;
+        } = extra.map(|extra| *extra).unwrap_or_default();
         compression.encoding = compression
             .encoding
             .or(config.send_compression)
