@@ -29,7 +29,6 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use h2::RecvStream;
 use h2::server::SendResponse;
-use http::HeaderValue;
 use tokio::time::Instant;
 
 use super::connection::ActiveCall;
@@ -61,8 +60,9 @@ pub(super) struct CallHead {
     pub(super) peer: SocketAddr,
     /// The client's `grpc-encoding`: how its flag-1 messages are compressed.
     pub(super) encoding: Option<Encoding>,
-    /// The client's `grpc-accept-encoding`: what we may compress responses with.
-    pub(super) accept_encoding: Option<HeaderValue>,
+    /// Whether the client's `grpc-accept-encoding` lists gzip, the one
+    /// encoding we may compress responses with.
+    pub(super) accepts_gzip: bool,
     /// Keeps the call counted as open on its connection.
     pub(super) _active: ActiveCall,
 }
@@ -210,7 +210,7 @@ impl Call {
             timeout,
             peer,
             encoding,
-            accept_encoding,
+            accepts_gzip,
             _active,
         } = head;
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -255,8 +255,7 @@ impl Call {
             // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
             let outcome = match handled {
                 Outcome::Done(Ok(reply)) => {
-                    let accepts = accept_encoding.as_ref().map(HeaderValue::as_bytes);
-                    let (head, body, trailers) = reply.negotiate(config, accepts);
+                    let (head, body, trailers) = reply.negotiate(config, accepts_gzip);
                     match body {
                         // No await: a unary reply is queued whole, nothing to time out.
                         ReplyBody::Unary(message) => Outcome::Done(send_unary(
@@ -463,11 +462,7 @@ where
 impl<M, S> Reply<M, S> {
     /// Settles the response compression (doc/compression.md: only with an
     /// encoding the client said it accepts) and splits the reply for sending.
-    fn negotiate(
-        self,
-        config: &Config,
-        client_accepts: Option<&[u8]>,
-    ) -> (Head, ReplyBody<M, S>, Metadata) {
+    fn negotiate(self, config: &Config, accepts_gzip: bool) -> (Head, ReplyBody<M, S>, Metadata) {
         let Reply {
             metadata,
             body,
@@ -477,10 +472,14 @@ impl<M, S> Reply<M, S> {
             trailers,
             mut compression,
         } = extra.map(|extra| *extra).unwrap_or_default();
-        compression.encoding = compression
-            .encoding
-            .or(config.send_compression)
-            .filter(|e| *e != Encoding::Identity && e.is_accepted_by(client_accepts));
+        compression.encoding =
+            compression
+                .encoding
+                .or(config.send_compression)
+                .filter(|e| match e {
+                    Encoding::Identity => false,
+                    Encoding::Gzip => accepts_gzip,
+                });
         let head = Head {
             metadata,
             compression,
