@@ -5,7 +5,9 @@
 //! `grpc-timeout`) and, on the server, the peer's address. A response carries
 //! the response-head metadata and the trailing metadata sent with the status.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -126,30 +128,73 @@ impl<T> Request<T> {
 }
 
 /// A call's output: a message (or a stream), response-head metadata and trailers.
-#[derive(Debug)]
 pub struct Response<T> {
     metadata: Metadata,
     message: T,
-    trailers: Metadata,
-    /// Server only: how to compress the messages sent.
-    compression: SendCompression,
+    /// Trailers and send compression, boxed and absent until set: most
+    /// responses have neither, and a response is moved several times on its
+    /// way out of a handler, each move a copy of the whole value.
+    extra: Option<Box<ResponseExtra>>,
     /// Client only: whether the (single) response message arrived compressed.
     message_compressed: bool,
+}
+
+/// The rarely set parts of a `Response`.
+#[derive(Debug, Default)]
+pub(crate) struct ResponseExtra {
+    pub(crate) trailers: Metadata,
+    /// Server only: how to compress the messages sent.
+    pub(crate) compression: SendCompression,
+}
+
+/// What `Response::trailers` lends when none were set.
+static NO_TRAILERS: LazyLock<Metadata> = LazyLock::new(Metadata::new);
+
+impl<T: fmt::Debug> fmt::Debug for Response<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let no_compression = SendCompression::default();
+        let compression = self
+            .extra
+            .as_ref()
+            .map_or(&no_compression, |e| &e.compression);
+        f.debug_struct("Response")
+            .field("metadata", &self.metadata)
+            .field("message", &self.message)
+            .field("trailers", self.trailers())
+            .field("compression", compression)
+            .field("message_compressed", &self.message_compressed)
+            .finish()
+    }
 }
 
 impl<T> Response<T> {
     /// A response with no metadata.
     pub fn new(message: T) -> Response<T> {
-        Response::from_parts(Metadata::new(), message, Metadata::new())
+        Response {
+            metadata: Metadata::new(),
+            message,
+            extra: None,
+            message_compressed: false,
+        }
     }
     pub(crate) fn from_parts(metadata: Metadata, message: T, trailers: Metadata) -> Response<T> {
+        // Trailers with nothing visible (a received map holds only hidden
+        // reserved entries) read the same as none.
+        let extra = (!trailers.is_empty()).then(|| {
+            Box::new(ResponseExtra {
+                trailers,
+                compression: SendCompression::default(),
+            })
+        });
         Response {
             metadata,
             message,
-            trailers,
-            compression: SendCompression::default(),
+            extra,
             message_compressed: false,
         }
+    }
+    fn extra_mut(&mut self) -> &mut ResponseExtra {
+        self.extra.get_or_insert_with(Box::default)
     }
     /// The message.
     pub fn get_ref(&self) -> &T {
@@ -174,20 +219,21 @@ impl<T> Response<T> {
     /// Trailing metadata, sent with `grpc-status` (for a streamed response the
     /// client sees them once the stream has ended: see `Streaming::trailers`).
     pub fn trailers(&self) -> &Metadata {
-        &self.trailers
+        self.extra.as_ref().map_or(&NO_TRAILERS, |e| &e.trailers)
     }
     /// Trailing metadata, mutably.
     pub fn trailers_mut(&mut self) -> &mut Metadata {
-        &mut self.trailers
+        &mut self.extra_mut().trailers
     }
     /// Server: compress the response messages with `encoding`, if the client's
     /// `grpc-accept-encoding` lists it (else they go out plain).
     pub fn set_send_compression(&mut self, encoding: Encoding) {
-        self.compression.encoding = Some(encoding);
+        self.extra_mut().compression.encoding = Some(encoding);
     }
     /// Server: a switch that turns compression on or off for each message that follows.
     pub fn compression_toggle(&mut self) -> CompressionToggle {
-        self.compression
+        self.extra_mut()
+            .compression
             .toggle
             .get_or_insert_with(CompressionToggle::default)
             .clone()
@@ -204,13 +250,12 @@ impl<T> Response<T> {
         Response {
             metadata: self.metadata,
             message: f(self.message),
-            trailers: self.trailers,
-            compression: self.compression,
+            extra: self.extra,
             message_compressed: self.message_compressed,
         }
     }
-    pub(crate) fn into_parts(self) -> (Metadata, T, Metadata, SendCompression) {
-        (self.metadata, self.message, self.trailers, self.compression)
+    pub(crate) fn into_parts(self) -> (Metadata, T, Option<Box<ResponseExtra>>) {
+        (self.metadata, self.message, self.extra)
     }
 }
 
@@ -261,5 +306,37 @@ where
     type Message = S::Item;
     fn into_streaming_request(self) -> Request<S> {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_trailers_and_compression_are_boxed_only_when_set() {
+        let mut response = Response::new("hello");
+        assert!(response.trailers().is_empty());
+        assert!(response.extra.is_none());
+        response.trailers_mut().insert("x-trailer", "1").unwrap();
+        assert_eq!(response.trailers().get("x-trailer"), Some("1"));
+        // Compression settings live beside the trailers and survive map().
+        response.set_send_compression(Encoding::Gzip);
+        let response = response.map(str::len);
+        assert_eq!(*response.get_ref(), 5);
+        let (_, _, extra) = response.into_parts();
+        let extra = extra.unwrap();
+        assert_eq!(extra.trailers.get("x-trailer"), Some("1"));
+        assert_eq!(extra.compression.encoding, Some(Encoding::Gzip));
+    }
+
+    #[test]
+    fn response_from_parts_keeps_visible_trailers_only() {
+        let response = Response::from_parts(Metadata::new(), (), Metadata::new());
+        assert!(response.extra.is_none());
+        let mut trailers = Metadata::new();
+        trailers.insert("x-done", "yes").unwrap();
+        let response = Response::from_parts(Metadata::new(), (), trailers);
+        assert_eq!(response.trailers().get("x-done"), Some("yes"));
     }
 }

@@ -20,16 +20,15 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures::{FutureExt, Stream};
+use futures::Stream;
 use h2::RecvStream;
 use h2::server::SendResponse;
-use http::HeaderValue;
 use tokio::time::Instant;
 
 use super::connection::ActiveCall;
@@ -37,7 +36,7 @@ use super::respond::Responder;
 use super::{Config, Router};
 use crate::codec::{Codec, encode_message};
 use crate::flow::Batch;
-use crate::request::{Request, Response};
+use crate::request::{Request, Response, ResponseExtra};
 use crate::streaming::Streaming;
 use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{Encoding, SendCompression};
@@ -61,8 +60,9 @@ pub(super) struct CallHead {
     pub(super) peer: SocketAddr,
     /// The client's `grpc-encoding`: how its flag-1 messages are compressed.
     pub(super) encoding: Option<Encoding>,
-    /// The client's `grpc-accept-encoding`: what we may compress responses with.
-    pub(super) accept_encoding: Option<HeaderValue>,
+    /// Whether the client's `grpc-accept-encoding` lists gzip, the one
+    /// encoding we may compress responses with.
+    pub(super) accepts_gzip: bool,
     /// Keeps the call counted as open on its connection.
     pub(super) _active: ActiveCall,
 }
@@ -107,13 +107,21 @@ impl Call {
         F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        spawn_boxed(
+        spawn_boxed(move || {
             self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
-                let request = factory.read_single::<C>(body).await?;
-                let response = guard(handler(request)).await?;
+                // The stream is a local and the read future only borrows it:
+                // that future is moved on its way to being awaited, so it
+                // is kept small. (A block, not drop(): a borrowed local
+                // keeps its slot until its scope ends, beside the handler.)
+                let (message, compressed) = {
+                    let mut stream = factory.receive::<C>(body);
+                    read_single(&mut stream).await?
+                };
+                let request = factory.single(message, compressed);
+                let response = guard(pin!(handler(request))).await?;
                 Ok(Reply::unary(response))
-            }),
-        );
+            })
+        });
     }
 
     /// Server streaming: one request message, a stream of responses.
@@ -124,11 +132,17 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        spawn_boxed(self.run::<C, _, _, S>(codec, |body, factory| async move {
-            let request = factory.read_single::<C>(body).await?;
-            let response = guard(handler(request)).await?;
-            Ok(Reply::stream(response))
-        }));
+        spawn_boxed(move || {
+            self.run::<C, _, _, S>(codec, |body, factory| async move {
+                let (message, compressed) = {
+                    let mut stream = factory.receive::<C>(body);
+                    read_single(&mut stream).await?
+                };
+                let request = factory.single(message, compressed);
+                let response = guard(pin!(handler(request))).await?;
+                Ok(Reply::stream(response))
+            })
+        });
     }
 
     /// Client streaming: a stream of requests, one response message.
@@ -138,12 +152,12 @@ impl Call {
         F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        spawn_boxed(
+        spawn_boxed(move || {
             self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
-                let response = guard(handler(factory.streaming::<C>(body))).await?;
+                let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
                 Ok(Reply::unary(response))
-            }),
-        );
+            })
+        });
     }
 
     /// Bidirectional streaming: requests and responses interleave freely.
@@ -154,10 +168,12 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        spawn_boxed(self.run::<C, _, _, S>(codec, |body, factory| async move {
-            let response = guard(handler(factory.streaming::<C>(body))).await?;
-            Ok(Reply::stream(response))
-        }));
+        spawn_boxed(move || {
+            self.run::<C, _, _, S>(codec, |body, factory| async move {
+                let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
+                Ok(Reply::stream(response))
+            })
+        });
     }
 
     /// Answers `UNIMPLEMENTED` (Trailers-Only): the service has no such method.
@@ -167,7 +183,12 @@ impl Call {
     }
 
     /// The skeleton shared by the four patterns (see the module docs).
-    async fn run<C, W, WFut, S>(self, codec: C, work: W)
+    ///
+    /// A plain function returning an `async move` block, not an `async fn`:
+    /// an `async fn` keeps its arguments twice in its state (the argument
+    /// slot and the local it is moved into), and this state is copied whole
+    /// when the call is spawned. The block captures only what the call needs.
+    fn run<C, W, WFut, S>(self, codec: C, work: W) -> impl Future<Output = ()> + use<C, W, WFut, S>
     where
         C: Codec,
         W: FnOnce(RecvStream, RequestFactory) -> WFut,
@@ -189,92 +210,119 @@ impl Call {
             timeout,
             peer,
             encoding,
-            accept_encoding,
+            accepts_gzip,
             _active,
         } = head;
-        let config = &router.config;
         let deadline = timeout.map(|t| Instant::now() + t);
         let factory = RequestFactory {
             metadata,
             timeout,
             deadline,
             peer,
-            max_recv_bytes: config.max_recv_message_bytes,
+            max_recv_bytes: router.config.max_recv_message_bytes,
             encoding,
         };
         let mut responder = Responder::new(respond);
-
-        // Phase 1: the request is read and the handler runs. The work does not
-        // touch the responder, so a client reset can be watched alongside it.
-        // (Futures are built where they are awaited: a future first bound to a
-        // local and then moved keeps both slots in the call's state, and this
-        // state is copied whole when the call is spawned.)
-        let expired = deadline.is_some_and(|d| d <= Instant::now());
-        let handled = if expired {
-            // grpc-timeout 0 (or a deadline already past): nothing may run.
-            Outcome::DeadlineExceeded
-        } else {
-            tokio::select! {
-                biased;
-                () = responder.reset() => Outcome::Reset,
-                () = sleep_until(deadline) => Outcome::DeadlineExceeded,
-                reply = work(body, factory) => Outcome::Done(reply),
-            }
-        };
-        // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
-        let outcome = match handled {
-            Outcome::Done(Ok(reply)) => {
-                let accepts = accept_encoding.as_ref().map(HeaderValue::as_bytes);
-                let responder = &mut responder;
-                match deadline {
-                    None => {
-                        Outcome::Done(send_reply(responder, &codec, reply, config, accepts).await)
+        async move {
+            let config = &router.config;
+            // Phase 1: the request is read and the handler runs. The work does not
+            // touch the responder, so a client reset can be watched alongside it.
+            // (Futures are built where they are pinned: a future first bound to a
+            // local and then moved keeps both slots in the call's state.)
+            let expired = deadline.is_some_and(|d| d <= Instant::now());
+            let handled = if expired {
+                // grpc-timeout 0 (or a deadline already past): nothing may run.
+                Outcome::DeadlineExceeded
+            } else {
+                // A hand-rolled select (reset, then deadline, then work, like
+                // a biased `select!`): the reply is moved out once, not through
+                // select!'s output enum.
+                let mut sleep = pin!(deadline.map(tokio::time::sleep_until));
+                let mut work = pin!(work(body, factory));
+                std::future::poll_fn(|cx| {
+                    if responder.poll_reset(cx).is_ready() {
+                        return Poll::Ready(Outcome::Reset);
                     }
-                    Some(deadline) => {
-                        let send = send_reply(responder, &codec, reply, config, accepts);
-                        match tokio::time::timeout_at(deadline, send).await {
-                            Ok(sent) => Outcome::Done(sent),
-                            Err(_) => Outcome::DeadlineExceeded,
+                    if let Some(sleep) = sleep.as_mut().as_pin_mut()
+                        && sleep.poll(cx).is_ready()
+                    {
+                        return Poll::Ready(Outcome::DeadlineExceeded);
+                    }
+                    work.as_mut().poll(cx).map(Outcome::Done)
+                })
+                .await
+            };
+            // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
+            let outcome = match handled {
+                Outcome::Done(Ok(reply)) => {
+                    let (head, body, trailers) = reply.negotiate(config, accepts_gzip);
+                    match body {
+                        // No await: a unary reply is queued whole, nothing to time out.
+                        ReplyBody::Unary(message) => Outcome::Done(send_unary(
+                            &mut responder,
+                            &codec,
+                            head,
+                            &message,
+                            trailers,
+                            config.max_send_message_bytes,
+                        )),
+                        // Boxed: the streaming send loop is large, and only
+                        // streaming calls should carry it in their state.
+                        // (One await here, deadline inside: locals live across
+                        // two awaits would be kept beside the phase 1 state.)
+                        ReplyBody::Stream(stream) => {
+                            Box::pin(send_stream(
+                                &mut responder,
+                                &codec,
+                                head,
+                                stream,
+                                trailers,
+                                config.max_send_message_bytes,
+                                deadline,
+                            ))
+                            .await
                         }
                     }
                 }
-            }
-            Outcome::Done(Err(status)) => Outcome::Done(Ok((Some(status), Metadata::new()))),
-            Outcome::DeadlineExceeded => Outcome::DeadlineExceeded,
-            Outcome::Reset => Outcome::Reset,
-        };
-        // `outcome` no longer borrows the responder; finish the call with it.
-        let code = match outcome {
-            Outcome::Done(Ok((status, trailers))) => {
-                responder.finish(status.as_ref(), &trailers);
-                status.map_or(Code::Ok, |s| s.code())
-            }
-            // The stream failed under us (peer reset, connection gone): nothing to send.
-            Outcome::Done(Err(_)) | Outcome::Reset => {
-                if trace::enabled() {
-                    trace::reset(
-                        Side::Server,
-                        Dir::Recv,
-                        h2::Reason::CANCEL,
-                        "client went away: handler cancelled",
-                    );
+                Outcome::Done(Err(status)) => Outcome::Done(Ok((Some(status), Metadata::new()))),
+                Outcome::DeadlineExceeded => Outcome::DeadlineExceeded,
+                Outcome::Reset => Outcome::Reset,
+            };
+            // `outcome` no longer borrows the responder; finish the call with it.
+            let code = match outcome {
+                Outcome::Done(Ok((status, trailers))) => {
+                    responder.finish(status.as_ref(), &trailers);
+                    status.map_or(Code::Ok, |s| s.code())
                 }
-                Code::Cancelled
+                // The stream failed under us (peer reset, connection gone): nothing to send.
+                Outcome::Done(Err(_)) | Outcome::Reset => {
+                    if trace::enabled() {
+                        trace::reset(
+                            Side::Server,
+                            Dir::Recv,
+                            h2::Reason::CANCEL,
+                            "client went away: handler cancelled",
+                        );
+                    }
+                    Code::Cancelled
+                }
+                Outcome::DeadlineExceeded => {
+                    let status = Status::deadline_exceeded("deadline exceeded");
+                    responder.finish(Some(&status), &Metadata::new());
+                    status.code()
+                }
+            };
+            if let Some(started) = started {
+                tracing::debug!(
+                    target: "h2grpc::server::call",
+                    path = %path,
+                    code = code.as_str(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "call finished"
+                );
             }
-            Outcome::DeadlineExceeded => {
-                let status = Status::deadline_exceeded("deadline exceeded");
-                responder.finish(Some(&status), &Metadata::new());
-                status.code()
-            }
-        };
-        if let Some(started) = started {
-            tracing::debug!(
-                target: "h2grpc::server::call",
-                path = %path,
-                code = code.as_str(),
-                micros = started.elapsed().as_micros() as u64,
-                "call finished"
-            );
+            // Named here so the block owns it: the call counts as open until now.
+            drop(_active);
         }
     }
 }
@@ -282,16 +330,15 @@ impl Call {
 /// Spawns a call's task with its future boxed: the future is large (handler,
 /// request, responder), and tokio would otherwise copy it by value several
 /// times while spawning; one allocation is cheaper (seen in callgrind).
-fn spawn_boxed(call: impl Future<Output = ()> + Send + 'static) {
-    tokio::spawn(Box::pin(call));
-}
-
-/// Sleeps until the deadline, or forever when there is none.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+/// The box is allocated before the future is built, so the future is built
+/// straight into it: built first and then boxed, it was copied whole (1.5 KB)
+/// from the stack into the heap on every call.
+fn spawn_boxed<F>(make: impl FnOnce() -> F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let slot = Box::<F>::new_uninit();
+    tokio::spawn(Box::into_pin(Box::write(slot, make())));
 }
 
 /// Builds the handler's `Request` once the message (or stream) is ready.
@@ -316,29 +363,39 @@ impl RequestFactory {
         )
     }
 
+    /// The request's message stream; the factory keeps the rest for `call`.
+    fn receive<C: Codec>(&self, body: RecvStream) -> Streaming<C::Decode> {
+        Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding)
+    }
+
     fn streaming<C: Codec>(self, body: RecvStream) -> Request<Streaming<C::Decode>> {
-        let streaming = Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding);
+        let streaming = self.receive::<C>(body);
         self.call(streaming)
     }
 
-    /// Reads exactly one request message, then END_STREAM (unary and server streaming).
-    async fn read_single<C: Codec>(self, body: RecvStream) -> Result<Request<C::Decode>, Status> {
-        let mut stream = Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding);
-        let Some(message) = stream.message().await? else {
-            return Err(Status::unimplemented(
-                "expected one request message, received none",
-            ));
-        };
-        let compressed = stream.last_message_compressed();
-        if !stream.ended() && stream.message().await?.is_some() {
-            return Err(Status::unimplemented(
-                "expected one request message, received several",
-            ));
-        }
+    /// The request of a unary or server-streaming call, from its one message.
+    fn single<T>(self, message: T, compressed: bool) -> Request<T> {
         let mut request = self.call(message);
         request.set_message_compressed(compressed);
-        Ok(request)
+        request
     }
+}
+
+/// Reads exactly one request message, then END_STREAM (unary and server
+/// streaming); returns it and whether it arrived compressed.
+async fn read_single<T>(stream: &mut Streaming<T>) -> Result<(T, bool), Status> {
+    let Some(message) = stream.message().await? else {
+        return Err(Status::unimplemented(
+            "expected one request message, received none",
+        ));
+    };
+    let compressed = stream.last_message_compressed();
+    if !stream.ended() && stream.message().await?.is_some() {
+        return Err(Status::unimplemented(
+            "expected one request message, received several",
+        ));
+    }
+    Ok((message, compressed))
 }
 
 /// The stream type of replies that have none (unary and client streaming).
@@ -348,8 +405,9 @@ type NoStream<M> = futures::stream::Empty<Result<M, Status>>;
 struct Reply<M, S> {
     metadata: Metadata,
     body: ReplyBody<M, S>,
-    trailers: Metadata,
-    compression: SendCompression,
+    /// Trailers and compression, if the handler set either (kept boxed:
+    /// the reply is moved on its way out of the work future).
+    extra: Option<Box<ResponseExtra>>,
 }
 
 enum ReplyBody<M, S> {
@@ -359,130 +417,190 @@ enum ReplyBody<M, S> {
 
 impl<M, S> Reply<M, S> {
     fn unary(response: Response<M>) -> Reply<M, S> {
-        let (metadata, message, trailers, compression) = response.into_parts();
+        let (metadata, message, extra) = response.into_parts();
         Reply {
             metadata,
             body: ReplyBody::Unary(message),
-            trailers,
-            compression,
+            extra,
         }
     }
     fn stream(response: Response<S>) -> Reply<M, S> {
-        let (metadata, stream, trailers, compression) = response.into_parts();
+        let (metadata, stream, extra) = response.into_parts();
         Reply {
             metadata,
             body: ReplyBody::Stream(stream),
-            trailers,
-            compression,
+            extra,
         }
     }
 }
 
 /// Runs a handler future, turning a panic into `INTERNAL` for this call only.
-/// A combinator, not an `async fn`: that would hold the handler's future twice.
-fn guard<T>(
-    handler: impl Future<Output = Result<T, Status>>,
-) -> impl Future<Output = Result<T, Status>> {
-    AssertUnwindSafe(handler)
-        .catch_unwind()
-        .map(|caught| caught.unwrap_or_else(|_| Err(Status::internal("handler panicked"))))
+/// One `poll_fn` over the handler pinned where it was built, not
+/// `catch_unwind().map(..)`: every combinator layer moves the handler's
+/// (large) result once more, and an `async fn` would hold the future twice.
+fn guard<T, F>(mut handler: Pin<&mut F>) -> impl Future<Output = Result<T, Status>> + '_
+where
+    F: Future<Output = Result<T, Status>>,
+{
+    std::future::poll_fn(move |cx| {
+        // The result is stored from inside, not returned through
+        // catch_unwind, which would move it a few more times.
+        let mut ready = None;
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            if let Poll::Ready(out) = handler.as_mut().poll(cx) {
+                ready = Some(out);
+            }
+        }));
+        match (polled, ready) {
+            (Err(_), _) => Poll::Ready(Err(Status::internal("handler panicked"))),
+            (Ok(()), Some(out)) => Poll::Ready(out),
+            (Ok(()), None) => Poll::Pending,
+        }
+    })
 }
 
-/// Sends the handler's reply; returns the final status (`None` for OK, which
-/// needs no allocated `Status`) and trailers to send.
-/// `Err` means the stream itself failed (reset or connection lost).
-async fn send_reply<C, S>(
+impl<M, S> Reply<M, S> {
+    /// Settles the response compression (doc/compression.md: only with an
+    /// encoding the client said it accepts) and splits the reply for sending.
+    fn negotiate(self, config: &Config, accepts_gzip: bool) -> (Head, ReplyBody<M, S>, Metadata) {
+        let Reply {
+            metadata,
+            body,
+            extra,
+        } = self;
+        let ResponseExtra {
+            trailers,
+            mut compression,
+        } = extra.map(|extra| *extra).unwrap_or_default();
+        compression.encoding =
+            compression
+                .encoding
+                .or(config.send_compression)
+                .filter(|e| match e {
+                    Encoding::Identity => false,
+                    Encoding::Gzip => accepts_gzip,
+                });
+        let head = Head {
+            metadata,
+            compression,
+        };
+        (head, body, trailers)
+    }
+}
+
+/// What a send returns: the final status (`None` for OK, which needs no
+/// allocated `Status`) and trailers to send. `Err` means the stream itself
+/// failed (reset or connection lost).
+type Sent = Result<(Option<Status>, Metadata), h2::Error>;
+
+/// Sends a unary reply: head, then the one message, queued whole.
+fn send_unary<C: Codec>(
     responder: &mut Responder,
     codec: &C,
-    reply: Reply<C::Encode, S>,
-    config: &Config,
-    client_accepts: Option<&[u8]>,
-) -> Result<(Option<Status>, Metadata), h2::Error>
+    head: Head,
+    message: &C::Encode,
+    trailers: Metadata,
+    max_send: usize,
+) -> Sent {
+    // Head first: the wire (and the trace) show HEADERS before the message.
+    responder.send_head(&head.metadata, head.compression.encoding)?;
+    let mut buf = BytesMut::new();
+    let encoding = head.compression.for_next_message();
+    if let Err(status) = encode_message(codec, message, &mut buf, max_send, encoding, Side::Server)
+    {
+        return Ok((Some(status), Metadata::new()));
+    }
+    responder.send_whole(buf.freeze())?;
+    Ok((None, trailers))
+}
+
+/// Sends a stream of replies, racing the deadline.
+async fn send_stream<C, S>(
+    responder: &mut Responder,
+    codec: &C,
+    head: Head,
+    stream: S,
+    trailers: Metadata,
+    max_send: usize,
+    deadline: Option<Instant>,
+) -> Outcome<Sent>
 where
     C: Codec,
     S: Stream<Item = Result<C::Encode, Status>>,
 {
-    let Reply {
-        metadata,
-        body,
-        trailers,
-        mut compression,
-    } = reply;
-    let max_send = config.max_send_message_bytes;
-    // doc/compression.md: compress only with an encoding the client said it accepts.
-    compression.encoding = compression
-        .encoding
-        .or(config.send_compression)
-        .filter(|e| *e != Encoding::Identity && e.is_accepted_by(client_accepts));
-    let head = Head {
-        metadata: &metadata,
-        encoding: compression.encoding,
-    };
-    match body {
-        ReplyBody::Unary(message) => {
-            // Head first: the wire (and the trace) show HEADERS before the message.
-            responder.send_head(head.metadata, head.encoding)?;
-            let mut buf = BytesMut::new();
-            let encoding = compression.for_next_message();
-            if let Err(status) =
-                encode_message(codec, &message, &mut buf, max_send, encoding, Side::Server)
-            {
-                return Ok((Some(status), Metadata::new()));
-            }
-            responder.send_whole(buf.freeze())?;
-            Ok((None, trailers))
-        }
-        ReplyBody::Stream(stream) => {
-            let mut stream = pin!(stream);
-            let mut batch = Batch::new();
-            loop {
-                // Take every message that is ready now, up to one batch.
-                let next = std::future::poll_fn(|cx| match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(item) => Poll::Ready(Next::Item(item)),
-                    Poll::Pending if !batch.is_empty() => Poll::Ready(Next::Flush),
-                    // Idle while the handler works: notice a client reset meanwhile.
-                    Poll::Pending => responder.poll_reset(cx).map(Next::Reset),
-                })
-                .await;
-                match next {
-                    Next::Item(Some(Ok(item))) => {
-                        if batch.make_room() {
-                            // A new batch; on the first, the head goes out first.
-                            responder.send_head(head.metadata, head.encoding)?;
-                        }
-                        let encoding = compression.for_next_message();
-                        let buf = batch.buf();
-                        if let Err(status) =
-                            encode_message(codec, &item, buf, max_send, encoding, Side::Server)
-                        {
-                            flush(responder, &head, &mut batch).await?;
-                            return Ok((Some(status), Metadata::new()));
-                        }
-                        if let Some(full) = batch.take_full() {
-                            responder.send_data(full).await?;
-                        }
-                    }
-                    Next::Item(Some(Err(status))) => {
-                        flush(responder, &head, &mut batch).await?;
-                        return Ok((Some(status), trailers));
-                    }
-                    Next::Item(None) => {
-                        flush(responder, &head, &mut batch).await?;
-                        return Ok((None, trailers));
-                    }
-                    Next::Reset(reason) => return Err(h2::Error::from(reason)),
-                    // Nothing more ready: send what we have.
-                    Next::Flush => flush(responder, &head, &mut batch).await?,
+    let send = send_batches(responder, codec, head, stream, trailers, max_send);
+    match deadline {
+        None => Outcome::Done(send.await),
+        Some(deadline) => match tokio::time::timeout_at(deadline, send).await {
+            Ok(sent) => Outcome::Done(sent),
+            Err(_) => Outcome::DeadlineExceeded,
+        },
+    }
+}
+
+/// Sends a stream of replies in batches, watching for a client reset while
+/// the handler's stream is idle.
+async fn send_batches<C, S>(
+    responder: &mut Responder,
+    codec: &C,
+    head: Head,
+    stream: S,
+    trailers: Metadata,
+    max_send: usize,
+) -> Sent
+where
+    C: Codec,
+    S: Stream<Item = Result<C::Encode, Status>>,
+{
+    let mut stream = pin!(stream);
+    let mut batch = Batch::new();
+    loop {
+        // Take every message that is ready now, up to one batch.
+        let next = std::future::poll_fn(|cx| match stream.as_mut().poll_next(cx) {
+            Poll::Ready(item) => Poll::Ready(Next::Item(item)),
+            Poll::Pending if !batch.is_empty() => Poll::Ready(Next::Flush),
+            // Idle while the handler works: notice a client reset meanwhile.
+            Poll::Pending => responder.poll_reset(cx).map(Next::Reset),
+        })
+        .await;
+        match next {
+            Next::Item(Some(Ok(item))) => {
+                if batch.make_room() {
+                    // A new batch; on the first, the head goes out first.
+                    responder.send_head(&head.metadata, head.compression.encoding)?;
+                }
+                let encoding = head.compression.for_next_message();
+                let buf = batch.buf();
+                if let Err(status) =
+                    encode_message(codec, &item, buf, max_send, encoding, Side::Server)
+                {
+                    flush(responder, &head, &mut batch).await?;
+                    return Ok((Some(status), Metadata::new()));
+                }
+                if let Some(full) = batch.take_full() {
+                    responder.send_data(full).await?;
                 }
             }
+            Next::Item(Some(Err(status))) => {
+                flush(responder, &head, &mut batch).await?;
+                return Ok((Some(status), trailers));
+            }
+            Next::Item(None) => {
+                flush(responder, &head, &mut batch).await?;
+                return Ok((None, trailers));
+            }
+            Next::Reset(reason) => return Err(h2::Error::from(reason)),
+            // Nothing more ready: send what we have.
+            Next::Flush => flush(responder, &head, &mut batch).await?,
         }
     }
 }
 
-/// What the response head carries, sent with the first message.
-struct Head<'a> {
-    metadata: &'a Metadata,
-    encoding: Option<Encoding>,
+/// What the response head carries, sent with the first message, and how
+/// messages are compressed.
+struct Head {
+    metadata: Metadata,
+    compression: SendCompression,
 }
 
 /// One step of the streaming send loop.
@@ -492,14 +610,10 @@ enum Next<T> {
     Reset(h2::Reason),
 }
 
-async fn flush(
-    responder: &mut Responder,
-    head: &Head<'_>,
-    batch: &mut Batch,
-) -> Result<(), h2::Error> {
+async fn flush(responder: &mut Responder, head: &Head, batch: &mut Batch) -> Result<(), h2::Error> {
     if batch.is_empty() {
         return Ok(());
     }
-    responder.send_head(head.metadata, head.encoding)?;
+    responder.send_head(&head.metadata, head.compression.encoding)?;
     responder.send_data(batch.take_all()).await
 }

@@ -21,6 +21,7 @@ use super::keepalive::{self, Tap, TapSignals};
 use super::{Router, respond};
 use crate::streaming::AbortOnDrop;
 use crate::trace::{self, Dir, Side};
+use crate::wire::compression::Encoding;
 use crate::wire::head::{self, HeadError};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::Status;
@@ -201,7 +202,9 @@ fn dispatch(
     // handle for the method name) is two reference counts, not two copies.
     let method_at = parts.uri.path().len() - head.method.len();
     let (timeout, encoding) = (head.timeout, head.encoding);
-    let accept_encoding = head.accept_encoding.cloned();
+    // Reduced to what we can send, not the header value kept (40 bytes): the
+    // call head is moved a few times on its way into the call's task.
+    let accepts_gzip = Encoding::Gzip.is_accepted_by(head.accept_encoding.map(|v| v.as_bytes()));
     let Some(path) = parts.uri.into_parts().path_and_query else {
         // Unreachable: check_request has just parsed a method out of the path.
         let status = Status::unimplemented("missing :path");
@@ -214,7 +217,7 @@ fn dispatch(
         timeout,
         peer,
         encoding,
-        accept_encoding,
+        accepts_gzip,
         metadata: Metadata::from_headers(parts.headers),
         _active: active,
     };

@@ -7,7 +7,6 @@
 //!
 //! Flow control: see `crate::flow`.
 
-use std::future::poll_fn;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -136,11 +135,6 @@ impl Responder {
             }
             None => trailers_only_with(&mut self.respond, status, trailers),
         }
-    }
-
-    /// Resolves when the client resets the stream (RST_STREAM), e.g. on cancel.
-    pub(super) async fn reset(&mut self) {
-        poll_fn(|cx| self.poll_reset(cx)).await;
     }
 
     /// Polls for a client RST_STREAM; a broken stream counts as reset too.
