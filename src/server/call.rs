@@ -107,21 +107,7 @@ impl Call {
         F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        spawn_boxed(move || {
-            self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
-                // The stream is a local and the read future only borrows it:
-                // that future is moved on its way to being awaited, so it
-                // is kept small. (A block, not drop(): a borrowed local
-                // keeps its slot until its scope ends, beside the handler.)
-                let (message, compressed) = {
-                    let mut stream = factory.receive::<C>(body);
-                    read_single(&mut stream).await?
-                };
-                let request = factory.single(message, compressed);
-                let response = guard(pin!(handler(request))).await?;
-                Ok(Reply::unary(response))
-            })
-        });
+        self.one_request::<C, _, _, _, NoStream<C::Encode>>(codec, handler, Reply::unary);
     }
 
     /// Server streaming: one request message, a stream of responses.
@@ -132,17 +118,7 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        spawn_boxed(move || {
-            self.run::<C, _, _, S>(codec, |body, factory| async move {
-                let (message, compressed) = {
-                    let mut stream = factory.receive::<C>(body);
-                    read_single(&mut stream).await?
-                };
-                let request = factory.single(message, compressed);
-                let response = guard(pin!(handler(request))).await?;
-                Ok(Reply::stream(response))
-            })
-        });
+        self.one_request::<C, _, _, _, S>(codec, handler, Reply::stream);
     }
 
     /// Client streaming: a stream of requests, one response message.
@@ -152,12 +128,7 @@ impl Call {
         F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        spawn_boxed(move || {
-            self.run::<C, _, _, NoStream<C::Encode>>(codec, |body, factory| async move {
-                let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
-                Ok(Reply::unary(response))
-            })
-        });
+        self.request_stream::<C, _, _, _, NoStream<C::Encode>>(codec, handler, Reply::unary);
     }
 
     /// Bidirectional streaming: requests and responses interleave freely.
@@ -168,10 +139,58 @@ impl Call {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
+        self.request_stream::<C, _, _, _, S>(codec, handler, Reply::stream);
+    }
+
+    /// Unary and server streaming: read the one request message, run the
+    /// handler, wrap its response with `reply`.
+    fn one_request<C, F, Fut, T, S>(
+        self,
+        codec: C,
+        handler: F,
+        reply: impl FnOnce(Response<T>) -> Reply<C::Encode, S> + Send + 'static,
+    ) where
+        C: Codec,
+        F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<T>, Status>> + Send + 'static,
+        T: Send + 'static,
+        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+    {
         spawn_boxed(move || {
-            self.run::<C, _, _, S>(codec, |body, factory| async move {
+            self.run::<C, _, _, S>(codec, move |body, factory| async move {
+                // The stream is a local and the read future only borrows it:
+                // that future is moved on its way to being awaited, so it
+                // is kept small. (A block, not drop(): a borrowed local
+                // keeps its slot until its scope ends, beside the handler.)
+                let (message, compressed) = {
+                    let mut stream = factory.receive::<C>(body);
+                    read_single(&mut stream).await?
+                };
+                let request = factory.single(message, compressed);
+                let response = guard(pin!(handler(request))).await?;
+                Ok(reply(response))
+            })
+        });
+    }
+
+    /// Client and bidirectional streaming: the handler gets the request
+    /// stream; its response is wrapped with `reply`.
+    fn request_stream<C, F, Fut, T, S>(
+        self,
+        codec: C,
+        handler: F,
+        reply: impl FnOnce(Response<T>) -> Reply<C::Encode, S> + Send + 'static,
+    ) where
+        C: Codec,
+        F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<T>, Status>> + Send + 'static,
+        T: Send + 'static,
+        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+    {
+        spawn_boxed(move || {
+            self.run::<C, _, _, S>(codec, move |body, factory| async move {
                 let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
-                Ok(Reply::stream(response))
+                Ok(reply(response))
             })
         });
     }
