@@ -65,15 +65,10 @@ async fn unary_error_status_and_special_message() {
     assert_eq!(status.message(), SPECIAL);
 }
 
-#[tokio::test]
-async fn server_streaming_in_order_then_status() {
-    let server = TestServer::start().await;
-    let client = client(&server).await;
+/// Asks for `count` streamed replies and checks they arrive, all of them, in order.
+async fn server_stream_in_order(client: &EchoClient, count: u32) {
     let mut stream = client
-        .server_stream(EchoRequest {
-            count: 100,
-            ..req("s")
-        })
+        .server_stream(EchoRequest { count, ..req("s") })
         .await
         .unwrap()
         .into_inner();
@@ -82,7 +77,14 @@ async fn server_streaming_in_order_then_status() {
         assert_eq!(item.index, seen);
         seen += 1;
     }
-    assert_eq!(seen, 100);
+    assert_eq!(seen, count);
+}
+
+#[tokio::test]
+async fn server_streaming_in_order_then_status() {
+    let server = TestServer::start().await;
+    let client = client(&server).await;
+    server_stream_in_order(&client, 100).await;
 
     // Messages, then a non-OK status in the trailers.
     let request = EchoRequest {
@@ -405,10 +407,9 @@ async fn thousand_concurrent_calls_on_one_channel() {
     }
 }
 
-#[tokio::test]
-async fn graceful_shutdown_finishes_in_flight_calls() {
-    let mut server = TestServer::start().await;
-    let client = client(&server).await;
+/// Starts a 300 ms call, shuts the server down while it runs, and checks
+/// that the call completes and the server then stops.
+async fn shut_down_during_a_call(server: &mut TestServer, client: &EchoClient) {
     let in_flight = {
         let client = client.clone();
         tokio::spawn(async move {
@@ -430,6 +431,13 @@ async fn graceful_shutdown_finishes_in_flight_calls() {
         .expect("server stops")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_calls() {
+    let mut server = TestServer::start().await;
+    let client = client(&server).await;
+    shut_down_during_a_call(&mut server, &client).await;
     // Nothing listens any more: a new call fails with UNAVAILABLE.
     let status = client.unary(req("after")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status}");
@@ -665,20 +673,7 @@ async fn connection_threads_serve_every_pattern_and_stop_with_the_server() {
         let got = client.unary(req(&format!("u{n}"))).await.unwrap();
         assert_eq!(got.get_ref().message, format!("u{n}"));
 
-        let mut stream = client
-            .server_stream(EchoRequest {
-                count: 50,
-                ..req("s")
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let mut seen = 0;
-        while let Some(item) = stream.message().await.unwrap() {
-            assert_eq!(item.index, seen);
-            seen += 1;
-        }
-        assert_eq!(seen, 50);
+        server_stream_in_order(client, 50).await;
 
         let input = futures::stream::iter((0..5).map(|i| req(&i.to_string())));
         let collected = client.client_stream(input).await.unwrap().into_inner();
@@ -700,26 +695,7 @@ async fn connection_threads_serve_every_pattern_and_stop_with_the_server() {
     assert_eq!(threads_named("h2grpc-conn-"), 2);
 
     // Graceful shutdown still lets an in-flight call on those threads finish.
-    let late = {
-        let client = clients[1].clone();
-        tokio::spawn(async move {
-            client
-                .unary(EchoRequest {
-                    delay_ms: 300,
-                    ..req("late")
-                })
-                .await
-        })
-    };
-    let active = server.service.active.clone();
-    eventually("call started", || active.load(Ordering::SeqCst) == 1).await;
-    let serve = server.shutdown();
-    assert_eq!(late.await.unwrap().unwrap().get_ref().message, "late");
-    tokio::time::timeout(Duration::from_secs(5), serve)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    shut_down_during_a_call(&mut server, &clients[1]).await;
     // The threads end with the server.
     eventually("connection threads gone", || {
         threads_named("h2grpc-conn-") == 0
