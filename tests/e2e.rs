@@ -386,6 +386,44 @@ async fn panicking_handler_is_internal_and_server_survives() {
     );
 }
 
+/// A response stream that panics after its first message: the call ends
+/// with INTERNAL (the message already sent stays delivered), and the
+/// connection goes on serving, on the default runtime and on connection
+/// threads (where the call's first poll runs on the connection's own task).
+#[tokio::test]
+async fn panicking_response_stream_is_internal_and_connection_survives() {
+    for threads in [None, Some(1)] {
+        let server = TestServer::start_with(|b| match threads {
+            Some(n) => b.connection_threads(n),
+            None => b,
+        })
+        .await;
+        let client = client(&server).await;
+        let mut stream = client
+            .server_stream(EchoRequest {
+                count: 5,
+                panic: true,
+                ..req("boom")
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stream.message().await.unwrap().unwrap().index, 0);
+        let status = stream.message().await.unwrap_err();
+        assert_eq!(status.code(), Code::Internal, "{threads:?}: {status:?}");
+        assert_eq!(
+            client.unary(req("after")).await.unwrap().get_ref().message,
+            "after",
+            "{threads:?}"
+        );
+        let active = server.service.active.clone();
+        eventually("stream handler dropped", || {
+            active.load(Ordering::SeqCst) == 0
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn thousand_concurrent_calls_on_one_channel() {
     let server = TestServer::start().await;

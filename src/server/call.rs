@@ -1,4 +1,4 @@
-//! One call on the server: its own task, running one of the four patterns.
+//! One call on the server: its own task (see [`start`]), running one of the four patterns.
 //!
 //! Layer: h2 glue. Every pattern has the same skeleton:
 //!
@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -156,7 +156,8 @@ impl Call {
         T: Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        spawn_boxed(move || {
+        let inline = self.inline();
+        start(inline, move || {
             self.run::<C, _, _, S>(codec, move |body, factory| async move {
                 // The stream is a local and the read future only borrows it:
                 // that future is moved on its way to being awaited, so it
@@ -187,12 +188,18 @@ impl Call {
         T: Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        spawn_boxed(move || {
+        let inline = self.inline();
+        start(inline, move || {
             self.run::<C, _, _, S>(codec, move |body, factory| async move {
                 let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
                 Ok(reply(response))
             })
         });
+    }
+
+    /// Whether the call's first poll runs on the connection's task (see [`start`]).
+    fn inline(&self) -> bool {
+        self.router.config.connection_threads.is_some()
     }
 
     /// Answers `UNIMPLEMENTED` (Trailers-Only): the service has no such method.
@@ -346,18 +353,40 @@ impl Call {
     }
 }
 
-/// Spawns a call's task with its future boxed: the future is large (handler,
-/// request, responder), and tokio would otherwise copy it by value several
-/// times while spawning; one allocation is cheaper (seen in callgrind).
-/// The box is allocated before the future is built, so the future is built
-/// straight into it: built first and then boxed, it was copied whole (1.5 KB)
-/// from the stack into the heap on every call.
-fn spawn_boxed<F>(make: impl FnOnce() -> F)
+/// Starts a call: its future is boxed, then either spawned as its own task,
+/// or (`inline`) polled once right here on the connection's task and
+/// spawned only if it is not finished.
+///
+/// Boxed: the future is large (handler, request, responder), and tokio
+/// would otherwise copy it by value several times while spawning; one
+/// allocation is cheaper (seen in callgrind). The box is allocated before the
+/// future is built, so the future is built straight into it: built first and
+/// then boxed, it was copied whole (1.5 KB) from the stack into the heap on
+/// every call.
+///
+/// Inline, with connection threads: there the connection and its calls share
+/// one thread anyway, so a spawned call only waits for the connection task to
+/// yield. Polled inline, a unary call whose request arrived whole usually
+/// finishes in that one poll (its reply is queued in `h2` and goes out with
+/// the connection's next write), and no task is made or woken for it.
+/// The poll uses a no-op waker: a call that is not finished is spawned at
+/// once, and its task's first poll registers the real waker wherever the
+/// inline poll left the no-op one. A panic outside the handler's own guard
+/// drops just this call (h2 resets its stream), as it would in its own task.
+fn start<F>(inline: bool, make: impl FnOnce() -> F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let slot = Box::<F>::new_uninit();
-    tokio::spawn(Box::into_pin(Box::write(slot, make())));
+    let mut call = Box::into_pin(Box::write(slot, make()));
+    if inline {
+        let mut cx = Context::from_waker(Waker::noop());
+        match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx))) {
+            Ok(Poll::Pending) => {}
+            Ok(Poll::Ready(())) | Err(_) => return,
+        }
+    }
+    tokio::spawn(call);
 }
 
 /// Builds the handler's `Request` once the message (or stream) is ready.
@@ -432,6 +461,16 @@ struct Reply<M, S> {
 enum ReplyBody<M, S> {
     Unary(M),
     Stream(S),
+}
+
+/// Polls the handler's response stream, turning a panic into `INTERNAL`
+/// for this call only, as [`guard`] does for the handler itself.
+fn poll_guarded<S, T>(stream: Pin<&mut S>, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>>
+where
+    S: Stream<Item = Result<T, Status>>,
+{
+    std::panic::catch_unwind(AssertUnwindSafe(|| stream.poll_next(cx)))
+        .unwrap_or_else(|_| Poll::Ready(Some(Err(Status::internal("response stream panicked")))))
 }
 
 impl<M, S> Reply<M, S> {
@@ -575,7 +614,7 @@ where
     let mut batch = Batch::new();
     loop {
         // Take every message that is ready now, up to one batch.
-        let next = std::future::poll_fn(|cx| match stream.as_mut().poll_next(cx) {
+        let next = std::future::poll_fn(|cx| match poll_guarded(stream.as_mut(), cx) {
             Poll::Ready(item) => Poll::Ready(Next::Item(item)),
             Poll::Pending if !batch.is_empty() => Poll::Ready(Next::Flush),
             // Idle while the handler works: notice a client reset meanwhile.

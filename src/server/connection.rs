@@ -2,7 +2,8 @@
 //!
 //! Layer: h2 glue. This task only polls `h2`'s `accept()` (which is what
 //! drives the connection's reads and writes) and hands each stream to a
-//! service; the call itself runs on its own task (see `call.rs`). Malformed
+//! service; the call itself runs on its own task (see `call.rs`; with
+//! connection threads its first poll runs here, inline). Malformed
 //! heads are answered here without spawning anything (PROTOCOL-HTTP2.md
 //! "Requests"; the checks live in the sans-IO `wire::head`).
 

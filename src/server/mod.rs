@@ -17,8 +17,9 @@
 //! Where the tasks run: by default on the caller's runtime. With
 //! [`Builder::connection_threads`] each accepted connection is handed,
 //! round-robin, to one of N threads running a single-threaded runtime, and
-//! its call tasks run there too: a frame that wakes a call, and a reply that
-//! wakes the connection, never cross threads.
+//! its calls run there too (their first poll on the connection's own task):
+//! a frame that wakes a call, and a reply that wakes the connection, never
+//! cross threads.
 //!
 //! Shutdown (PROTOCOL-HTTP2.md "Connection Management"; RFC 9113 §6.8): on the
 //! shutdown future the accept loop stops, every connection sends GOAWAY and
@@ -319,10 +320,15 @@ impl Builder {
     /// Why: on a work-stealing runtime a frame read by the connection task
     /// often wakes the call task on another worker (a futex wake and a cache
     /// miss per hop, in both directions), which is most of a small call's
-    /// latency. On one thread a hop is a queue push. The cost: one
-    /// connection's calls share one core, and a handler that blocks its thread
-    /// stalls every connection on it. Suits many connections with short
-    /// handlers; keep the default for few connections carrying heavy calls.
+    /// latency. On one thread a hop is a queue push. Going further, each
+    /// call's first poll runs right on its connection's task, and the call
+    /// gets a task of its own only if that poll does not finish it: a unary
+    /// call whose request arrived whole is usually answered without any task
+    /// being made or woken. The cost: one connection's calls share one core,
+    /// a handler that blocks its thread stalls every connection on it, and a
+    /// handler's work up to its first `.await` delays the connection's other
+    /// streams. Suits many connections with short handlers; keep the default
+    /// for few connections carrying heavy calls.
     pub fn connection_threads(mut self, threads: usize) -> Builder {
         self.config.connection_threads = Some(threads.max(1));
         self

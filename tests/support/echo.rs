@@ -213,6 +213,10 @@ fn async_stream(
             if req.delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(u64::from(req.delay_ms))).await;
             }
+            // After the handler has returned: the response stream itself panics.
+            if req.panic && i == 1 {
+                panic!("response stream asked to panic");
+            }
             Some((Ok(reply(&req, i)), (i + 1, Some(guard))))
         }
     });
