@@ -16,6 +16,7 @@
 //! finished sending: its reply and trailers end the call and `h2` answers the
 //! rest of the request with RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -156,8 +157,7 @@ impl Call {
         T: Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        let inline = self.inline();
-        start(inline, move || {
+        start(move || {
             self.run::<C, _, _, S>(codec, move |body, factory| async move {
                 // The stream is a local and the read future only borrows it:
                 // that future is moved on its way to being awaited, so it
@@ -188,18 +188,12 @@ impl Call {
         T: Send + 'static,
         S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
     {
-        let inline = self.inline();
-        start(inline, move || {
+        start(move || {
             self.run::<C, _, _, S>(codec, move |body, factory| async move {
                 let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
                 Ok(reply(response))
             })
         });
-    }
-
-    /// Whether the call's first poll runs on the connection's task (see [`start`]).
-    fn inline(&self) -> bool {
-        self.router.config.connection_threads.is_some()
     }
 
     /// Answers `UNIMPLEMENTED` (Trailers-Only): the service has no such method.
@@ -353,9 +347,9 @@ impl Call {
     }
 }
 
-/// Starts a call: its future is boxed, then either spawned as its own task,
-/// or (`inline`) polled once right here on the connection's task and
-/// spawned only if it is not finished.
+/// Starts a call: its future is boxed, then spawned as its own task, or,
+/// when a connection thread is dispatching (see [`dispatch_inline`]), queued
+/// to be polled on the connection's own task.
 ///
 /// Boxed: the future is large (handler, request, responder), and tokio
 /// would otherwise copy it by value several times while spawning; one
@@ -363,30 +357,93 @@ impl Call {
 /// future is built, so the future is built straight into it: built first and
 /// then boxed, it was copied whole (1.5 KB) from the stack into the heap on
 /// every call.
-///
-/// Inline, with connection threads: there the connection and its calls share
-/// one thread anyway, so a spawned call only waits for the connection task to
-/// yield. Polled inline, a unary call whose request arrived whole usually
-/// finishes in that one poll (its reply is queued in `h2` and goes out with
-/// the connection's next write), and no task is made or woken for it.
-/// The poll uses a no-op waker: a call that is not finished is spawned at
-/// once, and its task's first poll registers the real waker wherever the
-/// inline poll left the no-op one. A panic outside the handler's own guard
-/// drops just this call (h2 resets its stream), as it would in its own task.
-fn start<F>(inline: bool, make: impl FnOnce() -> F)
+fn start<F>(make: impl FnOnce() -> F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let slot = Box::<F>::new_uninit();
-    let mut call = Box::into_pin(Box::write(slot, make()));
-    if inline {
-        let mut cx = Context::from_waker(Waker::noop());
-        match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx))) {
-            Ok(Poll::Pending) => {}
-            Ok(Poll::Ready(())) | Err(_) => return,
+    let mut call = Some(Box::into_pin(Box::write(slot, make())));
+    INLINE.with_borrow_mut(|inline| {
+        if inline.open
+            && let Some(call) = call.take()
+        {
+            inline.calls.push(call);
+        }
+    });
+    if let Some(call) = call {
+        tokio::spawn(call);
+    }
+}
+
+/// A started call, its future boxed.
+type BoxedCall = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Calls started while a connection thread dispatches, waiting for their
+/// first poll on the connection's task.
+struct Inline {
+    /// Set only while a connection thread's connection task dispatches: a
+    /// `Call` moved elsewhere by a service and started there is spawned.
+    open: bool,
+    calls: Vec<BoxedCall>,
+}
+
+thread_local! {
+    static INLINE: RefCell<Inline> = const {
+        RefCell::new(Inline { open: false, calls: Vec::new() })
+    };
+}
+
+/// Runs `dispatch` with every call it starts queued for [`run_inline`]
+/// instead of spawned (connection threads only).
+///
+/// Why: on a connection thread the connection and its calls share one thread
+/// anyway, so a spawned call only waits for the connection task to yield.
+/// Polled inline, a unary call whose request arrived whole usually finishes
+/// in that one poll, and no task is made or woken for it.
+pub(super) fn dispatch_inline(dispatch: impl FnOnce()) {
+    INLINE.with_borrow_mut(|inline| inline.open = true);
+    // Reset even if dispatch unwinds, so later calls are spawned, not stranded.
+    struct Close;
+    impl Drop for Close {
+        fn drop(&mut self) {
+            INLINE.with_borrow_mut(|inline| inline.open = false);
         }
     }
-    tokio::spawn(call);
+    let _close = Close;
+    dispatch();
+}
+
+/// Polls each queued call once, here on the connection's task; spawns the
+/// ones that are not finished. The connection calls this when `h2` has no
+/// further stream to hand out, not after each one: replies queued by one
+/// batch of calls then leave in one write, as they do when every call has its
+/// own task (run after each accept, it was one `writev` per call).
+///
+/// The poll uses a no-op waker: an unfinished call is spawned at once, and
+/// its task's first poll registers the real waker wherever this poll left the
+/// no-op one (the `Future` contract: only the latest poll's waker is woken).
+/// A panic outside the handler's own guard drops just that call (`h2` resets
+/// its stream), as it would in its own task.
+pub(super) fn run_inline() {
+    let mut calls = INLINE.with_borrow_mut(|inline| std::mem::take(&mut inline.calls));
+    if calls.is_empty() {
+        return;
+    }
+    let mut cx = Context::from_waker(Waker::noop());
+    for mut call in calls.drain(..) {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx))) {
+            Ok(Poll::Pending) => {
+                tokio::spawn(call);
+            }
+            Ok(Poll::Ready(())) | Err(_) => {}
+        }
+    }
+    // Hand the (empty) buffer back, so the next batch does not allocate.
+    INLINE.with_borrow_mut(|inline| {
+        if inline.calls.is_empty() {
+            inline.calls = calls;
+        }
+    });
 }
 
 /// Builds the handler's `Request` once the message (or stream) is ready.
@@ -674,4 +731,73 @@ async fn flush(responder: &mut Responder, head: &Head, batch: &mut Batch) -> Res
     }
     responder.send_head(&head.metadata, head.compression.encoding)?;
     responder.send_data(batch.take_all()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A call future that counts its polls and finishes on the `ready_at`-th.
+    fn counted(polls: Arc<AtomicUsize>, ready_at: usize) -> impl Future<Output = ()> + Send {
+        std::future::poll_fn(move |cx| {
+            if polls.fetch_add(1, Ordering::SeqCst) + 1 >= ready_at {
+                Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn calls_started_while_dispatching_inline_wait_for_run_inline() {
+        let (quick, slow) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (q, s) = (quick.clone(), slow.clone());
+        dispatch_inline(|| {
+            start(|| counted(q, 1));
+            start(|| counted(s, 3));
+        });
+        // Queued, not polled and not spawned: yielding runs nothing.
+        tokio::task::yield_now().await;
+        assert_eq!(quick.load(Ordering::SeqCst), 0);
+        assert_eq!(slow.load(Ordering::SeqCst), 0);
+        run_inline();
+        // Both polled once here; the quick one is done, the slow one was
+        // spawned and its task finishes it.
+        assert_eq!(quick.load(Ordering::SeqCst), 1);
+        assert_eq!(slow.load(Ordering::SeqCst), 1);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(quick.load(Ordering::SeqCst), 1);
+        assert_eq!(slow.load(Ordering::SeqCst), 3);
+        // The queue is empty again.
+        run_inline();
+        assert_eq!(slow.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn calls_started_outside_a_dispatch_are_spawned() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let p = polls.clone();
+        dispatch_inline(|| {});
+        // Started later, e.g. by a service that moved its `Call` elsewhere.
+        start(|| counted(p, 1));
+        tokio::task::yield_now().await;
+        assert_eq!(polls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panicking_call_polled_inline_is_dropped_alone() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let p = polls.clone();
+        dispatch_inline(|| {
+            start(|| async { panic!("call panicked") });
+            start(|| counted(p, 1));
+        });
+        run_inline();
+        assert_eq!(polls.load(Ordering::SeqCst), 1);
+    }
 }

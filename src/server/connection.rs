@@ -17,7 +17,7 @@ use h2::server::SendResponse;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::call::{Call, CallHead};
+use super::call::{self, Call, CallHead};
 use super::keepalive::{self, Tap, TapSignals};
 use super::{Router, respond};
 use crate::streaming::AbortOnDrop;
@@ -85,12 +85,26 @@ pub(super) async fn serve(
     });
     let mut too_many_pings = std::pin::pin!(signals.notify.notified());
     let mut calmed = false;
+    // On a connection thread, calls get their first poll on this task.
+    let inline = config.connection_threads.is_some();
     loop {
         tokio::select! {
-            accepted = conn.accept() => match accepted {
+            accepted = std::future::poll_fn(|cx| {
+                let polled = conn.poll_accept(cx);
+                if inline && polled.is_pending() {
+                    // Nothing more to read for now: run the batch of calls
+                    // accepted since the last time (see `call::run_inline`).
+                    call::run_inline();
+                }
+                polled
+            }) => match accepted {
                 Some(Ok((request, respond))) => {
                     let active = ActiveCall::new(signals.clone());
-                    dispatch(&router, request, respond, peer, active);
+                    if inline {
+                        call::dispatch_inline(|| dispatch(&router, request, respond, peer, active));
+                    } else {
+                        dispatch(&router, request, respond, peer, active);
+                    }
                     if let (Some(sleep), Some(t)) = (idle_check.as_mut(), config.idle_timeout) {
                         sleep.as_mut().reset(tokio::time::Instant::now() + t);
                     }
@@ -143,6 +157,10 @@ pub(super) async fn serve(
                 }
             }
         }
+    }
+    // Calls accepted just before the connection ended still get their poll.
+    if inline {
+        call::run_inline();
     }
 }
 
