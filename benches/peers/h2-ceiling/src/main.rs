@@ -20,9 +20,14 @@
 //! and the same windows as h2grpc's server (1 MiB stream, 4 MiB connection).
 //! `--connection-threads N` runs connections the way h2grpc's
 //! `Builder::connection_threads(N)` does (round-robin onto N single-threaded
-//! runtimes), so that mode has a like-for-like ceiling too.
+//! runtimes, each stream's first poll on its connection's task once `h2` has
+//! no further stream to hand out, a task only for an unfinished one), so that
+//! mode has a like-for-like ceiling too.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Waker};
 use std::process::ExitCode;
 
 use bytes::Bytes;
@@ -90,13 +95,13 @@ async fn main() -> ExitCode {
             accepted = listener.accept() => {
                 let Ok((socket, _)) = accepted else { continue };
                 if handles.is_empty() {
-                    tokio::spawn(connection(socket));
+                    tokio::spawn(connection(socket, false));
                     continue;
                 }
                 let Ok(socket) = socket.into_std() else { continue };
                 handles[next].spawn(async move {
                     if let Ok(socket) = TcpStream::from_std(socket) {
-                        connection(socket).await;
+                        connection(socket, true).await;
                     }
                 });
                 next = (next + 1) % handles.len();
@@ -106,7 +111,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn connection(socket: TcpStream) {
+async fn connection(socket: TcpStream, inline: bool) {
     let _ = socket.set_nodelay(true);
     let mut builder = h2::server::Builder::new();
     builder
@@ -116,8 +121,34 @@ async fn connection(socket: TcpStream) {
     let Ok(mut conn) = builder.handshake::<_, Bytes>(socket).await else {
         return;
     };
-    while let Some(Ok((request, respond))) = conn.accept().await {
-        tokio::spawn(answer(request.into_body(), respond));
+    if !inline {
+        while let Some(Ok((request, respond))) = conn.accept().await {
+            tokio::spawn(answer(request.into_body(), respond));
+        }
+        return;
+    }
+    // Connection threads: as h2grpc does there, the streams accepted in one
+    // read get their first poll on this task once `h2` has no further stream,
+    // and only unfinished ones are spawned.
+    let mut batch: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
+    loop {
+        let accepted = std::future::poll_fn(|cx| {
+            let polled = conn.poll_accept(cx);
+            if polled.is_pending() {
+                let mut noop = Context::from_waker(Waker::noop());
+                for mut answer in batch.drain(..) {
+                    if answer.as_mut().poll(&mut noop).is_pending() {
+                        tokio::spawn(answer);
+                    }
+                }
+            }
+            polled
+        })
+        .await;
+        let Some(Ok((request, respond))) = accepted else {
+            return;
+        };
+        batch.push(Box::pin(answer(request.into_body(), respond)));
     }
 }
 
