@@ -198,6 +198,44 @@ async fn too_many_pings_get_goaway_enhance_your_calm() {
     assert_eq!(err.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{err:?}");
 }
 
+/// gRFC A8: the GOAWAY carries the debug data "too_many_pings", the bytes grpc-go,
+/// grpc-java and gRPC core look for before they double their keepalive time
+/// (found by running grpc-go's client against us: h2 sent the GOAWAY bare).
+#[tokio::test]
+async fn too_many_pings_goaway_says_too_many_pings() {
+    let server = TestServer::start().await; // no calls open: every PING is a strike
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend([0, 0, 0, 0x4, 0, 0, 0, 0, 0]); // empty SETTINGS
+    for i in 0..4u8 {
+        out.extend([0, 0, 8, 0x6, 0, 0, 0, 0, 0]); // PING, 8 bytes of opaque data
+        out.extend([i; 8]);
+    }
+    tcp.write_all(&out).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut got))
+        .await
+        .expect("server closes the connection")
+        .unwrap();
+    // Walk the frames: length (24 bits), type, flags, stream id, payload.
+    let mut goaways = Vec::new();
+    let mut at = 0;
+    while got.len() >= at + 9 {
+        let len =
+            usize::from(got[at]) << 16 | usize::from(got[at + 1]) << 8 | usize::from(got[at + 2]);
+        let payload = &got[at + 9..(at + 9 + len).min(got.len())];
+        if got[at + 3] == 0x7 {
+            goaways.push(payload.to_vec());
+        }
+        at += 9 + len;
+    }
+    // Last-Stream-ID 0, ENHANCE_YOUR_CALM (0xb), then the debug data.
+    assert_eq!(
+        goaways,
+        [b"\x00\x00\x00\x00\x00\x00\x00\x0btoo_many_pings".to_vec()]
+    );
+}
+
 #[tokio::test]
 async fn permitted_pings_are_fine() {
     let server =

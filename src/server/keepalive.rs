@@ -12,14 +12,17 @@
 //! - **Enforcement** (server): a client may not ping more often than
 //!   `PERMIT_KEEPALIVE_TIME` (5 minutes unless configured), nor at all while it
 //!   has no calls unless permitted. Each early PING is a strike; after
-//!   [`MAX_PING_STRIKES`] the server sends GOAWAY `ENHANCE_YOUR_CALM`
-//!   ("too_many_pings" in keepalive.md) and closes. Sending HEADERS or DATA
-//!   resets the strikes, as in grpc-go, so pings that accompany real traffic
-//!   (e.g. BDP estimation) are never punished.
+//!   [`MAX_PING_STRIKES`] the server sends GOAWAY `ENHANCE_YOUR_CALM` with the
+//!   debug data `too_many_pings` (gRFC A8; the client doubles its keepalive
+//!   time on it) and closes. Sending HEADERS or DATA resets the strikes, as in
+//!   grpc-go, so pings that accompany real traffic (e.g. BDP estimation) are
+//!   never punished.
 //!
 //! `h2` answers PINGs itself and tells nobody, so [`Tap`] watches the bytes
 //! under it: [`FrameScanner`] finds HTTP/2 frame boundaries (RFC 9113 §4.1)
 //! in both directions and reports PINGs received and HEADERS/DATA sent.
+//! `h2` cannot put debug data in a GOAWAY either, so once the client has
+//! pinged too often the tap adds it to h2's GOAWAY on the way out (goaway.rs).
 
 use std::io;
 use std::pin::Pin;
@@ -30,6 +33,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
+
+use super::goaway;
 
 /// Early PINGs tolerated before GOAWAY (grpc-go's `maxPingStrikes`).
 pub(crate) const MAX_PING_STRIKES: u32 = 2;
@@ -102,6 +107,17 @@ impl FrameScanner {
                     flags: h[4],
                 });
             }
+        }
+    }
+
+    /// How many bytes to feed before the scanner next knows where it is:
+    /// the rest of the current payload, or of the current header (whose length
+    /// field tells the payload's); 0 between frames.
+    fn to_next_mark(&self) -> usize {
+        if self.filled > 0 {
+            FRAME_HEADER_LEN - self.filled
+        } else {
+            self.skip
         }
     }
 }
@@ -206,6 +222,23 @@ pub(crate) struct Tap<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
     write_scan: FrameScanner,
     enforcer: Option<PingEnforcer>,
     signals: Arc<TapSignals>,
+    calm: CalmGoaway,
+}
+
+/// Where the tap is in swapping h2's GOAWAY ENHANCE_YOUR_CALM for one that
+/// carries `too_many_pings` (goaway.rs); only once the client pinged too often.
+#[derive(Debug)]
+enum CalmGoaway {
+    /// Looking for h2's frame in what it writes.
+    Watching,
+    /// Writing the replacement; h2 is told its 17 bytes went out only when
+    /// all of it has.
+    Writing {
+        frame: [u8; goaway::WITH_DEBUG_LEN],
+        written: usize,
+    },
+    /// Sent (or never needed): writes pass straight through.
+    Done,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Tap<S> {
@@ -217,6 +250,67 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Tap<S> {
             write_scan: FrameScanner::server_to_client(),
             enforcer: policy.map(PingEnforcer::new),
             signals,
+            calm: CalmGoaway::Watching,
+        }
+    }
+
+    /// True while a GOAWAY for too many pings may still need its debug data.
+    fn calm_pending(&self) -> bool {
+        !matches!(self.calm, CalmGoaway::Done)
+            && self.signals.too_many_pings.load(Ordering::Acquire)
+    }
+
+    /// Once the client has pinged too often: writes h2's GOAWAY
+    /// ENHANCE_YOUR_CALM with `too_many_pings` added. `Ready(Some(n))` is the
+    /// answer to h2's write of `data`; `Ready(None)` means write `data[..limit]`
+    /// as usual (frames before the GOAWAY go first, so it starts a later write).
+    fn poll_calm_goaway(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        limit: &mut usize,
+    ) -> Poll<io::Result<Option<usize>>> {
+        loop {
+            match &mut self.calm {
+                CalmGoaway::Done => return Poll::Ready(Ok(None)),
+                CalmGoaway::Watching => {
+                    let mid_frame = self.write_scan.to_next_mark();
+                    if mid_frame > 0 {
+                        // Finish the frame under way first, so the GOAWAY starts a write.
+                        *limit = mid_frame.min(data.len());
+                        return Poll::Ready(Ok(None));
+                    }
+                    match goaway::find_plain_calm(data) {
+                        Some(0) => match goaway::with_too_many_pings(data) {
+                            Some(frame) => self.calm = CalmGoaway::Writing { frame, written: 0 },
+                            None => return Poll::Ready(Ok(None)),
+                        },
+                        Some(at) => {
+                            *limit = at;
+                            return Poll::Ready(Ok(None));
+                        }
+                        None => return Poll::Ready(Ok(None)),
+                    }
+                }
+                CalmGoaway::Writing { frame, written } => {
+                    let socket = match self.inner.as_mut() {
+                        Some(inner) => Pin::new(inner),
+                        None => return Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+                    };
+                    match socket.poll_write(cx, &frame[*written..]) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Some(0))),
+                        Poll::Ready(Ok(n)) => *written += n,
+                    }
+                    if *written == frame.len() {
+                        self.calm = CalmGoaway::Done;
+                        let replaced = goaway::PLAIN_LEN.min(data.len());
+                        self.scan_written(replaced, std::iter::once(data));
+                        return Poll::Ready(Ok(Some(replaced)));
+                    }
+                }
+            }
         }
     }
 
@@ -313,6 +407,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Tap<S> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let mut limit = data.len();
+        if this.calm_pending() {
+            match this.poll_calm_goaway(cx, data, &mut limit) {
+                Poll::Ready(Ok(None)) => {}
+                Poll::Ready(Ok(Some(n))) => return Poll::Ready(Ok(n)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let data = &data[..limit];
         let polled = match this.socket() {
             Ok(socket) => socket.poll_write(cx, data),
             Err(e) => return Poll::Ready(Err(e)),
@@ -332,6 +436,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Tap<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.calm_pending() {
+            // The connection is closing; one slice at a time lets the GOAWAY be found.
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            return Pin::new(this).poll_write(cx, first);
+        }
         let polled = match this.socket() {
             Ok(socket) => socket.poll_write_vectored(cx, bufs),
             Err(e) => return Poll::Ready(Err(e)),
@@ -461,6 +573,50 @@ mod tests {
             assert!(!lenient.on_ping(t0 + Duration::from_secs(10 * i), 0));
         }
         assert!(violated);
+    }
+
+    /// Once the client has pinged too often, h2's GOAWAY ENHANCE_YOUR_CALM goes
+    /// out with `too_many_pings`, after the frames written before it, even when
+    /// the socket takes a few bytes at a time; writes before that pass unchanged.
+    #[tokio::test]
+    async fn calm_goaway_gets_its_debug_data() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let policy = PingPolicy {
+            min_interval: Duration::from_secs(300),
+            permit_without_calls: false,
+        };
+        let signals = Arc::new(TapSignals::default());
+        // A 5-byte pipe: every write is partial.
+        let (ours, mut peer) = tokio::io::duplex(5);
+        let mut tap = Tap::new(ours, Some(policy), signals.clone());
+        let settings_ack = frame(0x4, FLAG_ACK, 0);
+        let goaway = [
+            0x00, 0x00, 0x08, // length 8
+            0x07, 0x00, // GOAWAY, no flags
+            0x00, 0x00, 0x00, 0x00, // stream 0
+            0x00, 0x00, 0x00, 0x03, // last stream id 3
+            0x00, 0x00, 0x00, 0x0b, // ENHANCE_YOUR_CALM
+        ];
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).await.map(|_| got)
+        });
+        // Before the strikes run out, even a GOAWAY is left as it is.
+        tap.write_all(&goaway).await.unwrap();
+        signals.too_many_pings.store(true, Ordering::Release);
+        let mut h2_bytes = settings_ack.clone();
+        h2_bytes.extend(goaway);
+        tap.write_all(&h2_bytes).await.unwrap();
+        tap.shutdown().await.unwrap();
+        drop(tap);
+        let got = reader.await.unwrap().unwrap();
+        let mut want = goaway.to_vec();
+        want.extend(&settings_ack);
+        want.extend(&goaway[..2]);
+        want.push(8 + 14);
+        want.extend(&goaway[3..]);
+        want.extend(b"too_many_pings");
+        assert_eq!(got, want);
     }
 
     /// A vectored write is scanned across its slices, and only as far as it was written.

@@ -26,6 +26,7 @@
 
 mod call;
 mod connection;
+mod goaway;
 mod keepalive;
 mod respond;
 
