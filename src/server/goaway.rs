@@ -10,7 +10,7 @@
 //! keepalive time only when they see exactly those bytes; without them they
 //! reconnect and are refused again on every round. `h2` cannot attach debug
 //! data to a GOAWAY it is asked to send, so the socket tap below it
-//! (`keepalive::Tap`) swaps h2's frame for [`with_too_many_pings`] of it on
+//! (`tap::Tap`) swaps h2's frame for [`with_too_many_pings`] of it on
 //! its way out.
 //!
 //! ```text

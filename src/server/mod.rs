@@ -29,6 +29,7 @@ mod connection;
 mod goaway;
 mod keepalive;
 mod respond;
+mod tap;
 
 use std::collections::HashMap;
 use std::fmt;
