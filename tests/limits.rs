@@ -236,6 +236,33 @@ async fn too_many_pings_goaway_says_too_many_pings() {
     );
 }
 
+/// gRFC A8: a client refused with GOAWAY ENHANCE_YOUR_CALM for pinging too often
+/// doubles its keepalive time for the channel's next connections, so it stops
+/// being refused (found against grpc-go's server, which enforces 5 minutes).
+#[tokio::test]
+async fn client_backs_off_after_too_many_pings() {
+    // Pings closer than 300 ms are strikes; the third strike is GOAWAY.
+    let server =
+        TestServer::start_with(|b| b.permit_keepalive(Duration::from_millis(300), false)).await;
+    let channel = Channel::builder(&server.uri())
+        .keepalive_interval(Duration::from_millis(100))
+        .connect_lazy()
+        .unwrap();
+    let client = EchoClient::new(channel);
+    // Every 100 ms: refused after ~400 ms. Then 200 ms: after ~800 ms.
+    // Then 400 ms: permitted, so the 1.5 s calls from then on succeed.
+    let mut outcomes = Vec::new();
+    for i in 0..5 {
+        let call = client.unary(EchoRequest {
+            delay_ms: 1500,
+            ..req(&format!("call {i}"))
+        });
+        outcomes.push(call.await.map(|_| ()).map_err(|s| s.code()));
+    }
+    assert_eq!(outcomes[0], Err(Code::Unavailable), "{outcomes:?}");
+    assert_eq!(outcomes[3..], [Ok(()), Ok(())], "{outcomes:?}");
+}
+
 #[tokio::test]
 async fn permitted_pings_are_fine() {
     let server =
