@@ -22,7 +22,7 @@
 //!
 //! GOAWAY (PROTOCOL-HTTP2.md "Connection Management", RFC 9113 §6.8; gRFC A6
 //! "transparent retry"): a call the server never saw is not failed but sent
-//! once more on a new connection. That is a call that could not open its
+//! again on a new connection (up to `GOAWAY_RETRIES` times). That is a call that could not open its
 //! stream because the connection had received GOAWAY, and a unary or
 //! server-streaming call whose stream was above the GOAWAY's last stream id
 //! (h2 ends those with the GOAWAY's NO_ERROR). A server rotating connections
@@ -165,16 +165,16 @@ impl Channel {
         codec: &C,
         message: &C::Encode,
     ) -> Result<http::Response<h2::RecvStream>, Status> {
-        let mut retried = false;
+        let mut retries = 0;
         loop {
             let response = self
                 .send_single(path, metadata, timeout, compression, codec, message)
                 .await?;
             match response.await {
                 Ok(response) => return Ok(response),
-                Err(e) if !retried && refused_unprocessed(&e) => {
+                Err(e) if retries < GOAWAY_RETRIES && refused_unprocessed(&e) => {
                     self.discard();
-                    retried = true;
+                    retries += 1;
                 }
                 Err(e) => return Err(status_from_h2(&e)),
             }
@@ -239,15 +239,15 @@ impl Channel {
             trace::request_head(Side::Client, Dir::Send, path, authority, headers);
         }
 
-        let mut retried = false;
+        let mut retries = 0;
         let mut send = loop {
             let send = self.connection().await?;
             match send.ready().await {
                 Ok(send) => break send,
-                // The connection had GOAWAY: nothing was sent, so try a new one once.
-                Err(e) if !retried && e.is_go_away() && e.is_remote() => {
+                // The connection had GOAWAY: nothing was sent, so try a new one.
+                Err(e) if retries < GOAWAY_RETRIES && e.is_go_away() && e.is_remote() => {
                     self.discard();
-                    retried = true;
+                    retries += 1;
                 }
                 Err(e) => {
                     self.discard();
@@ -471,6 +471,11 @@ async fn with_deadline<T>(
             }),
     }
 }
+
+/// How many times one call is sent again after a GOAWAY refused it unseen: a
+/// server rotating connections fast can refuse the retry too, but a server
+/// that refuses everything must still fail the call.
+const GOAWAY_RETRIES: usize = 3;
 
 /// A stream h2 ended because the server's GOAWAY (NO_ERROR) said it was above
 /// the last stream the server will process: the server never saw the call.
