@@ -198,6 +198,71 @@ async fn too_many_pings_get_goaway_enhance_your_calm() {
     assert_eq!(err.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{err:?}");
 }
 
+/// gRFC A8: the GOAWAY carries the debug data "too_many_pings", the bytes grpc-go,
+/// grpc-java and gRPC core look for before they double their keepalive time
+/// (found by running grpc-go's client against us: h2 sent the GOAWAY bare).
+#[tokio::test]
+async fn too_many_pings_goaway_says_too_many_pings() {
+    let server = TestServer::start().await; // no calls open: every PING is a strike
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend([0, 0, 0, 0x4, 0, 0, 0, 0, 0]); // empty SETTINGS
+    for i in 0..4u8 {
+        out.extend([0, 0, 8, 0x6, 0, 0, 0, 0, 0]); // PING, 8 bytes of opaque data
+        out.extend([i; 8]);
+    }
+    tcp.write_all(&out).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut got))
+        .await
+        .expect("server closes the connection")
+        .unwrap();
+    // Walk the frames: length (24 bits), type, flags, stream id, payload.
+    let mut goaways = Vec::new();
+    let mut at = 0;
+    while got.len() >= at + 9 {
+        let len =
+            usize::from(got[at]) << 16 | usize::from(got[at + 1]) << 8 | usize::from(got[at + 2]);
+        let payload = &got[at + 9..(at + 9 + len).min(got.len())];
+        if got[at + 3] == 0x7 {
+            goaways.push(payload.to_vec());
+        }
+        at += 9 + len;
+    }
+    // Last-Stream-ID 0, ENHANCE_YOUR_CALM (0xb), then the debug data.
+    assert_eq!(
+        goaways,
+        [b"\x00\x00\x00\x00\x00\x00\x00\x0btoo_many_pings".to_vec()]
+    );
+}
+
+/// gRFC A8: a client refused with GOAWAY ENHANCE_YOUR_CALM for pinging too often
+/// doubles its keepalive time for the channel's next connections, so it stops
+/// being refused (found against grpc-go's server, which enforces 5 minutes).
+#[tokio::test]
+async fn client_backs_off_after_too_many_pings() {
+    // Pings closer than 300 ms are strikes; the third strike is GOAWAY.
+    let server =
+        TestServer::start_with(|b| b.permit_keepalive(Duration::from_millis(300), false)).await;
+    let channel = Channel::builder(&server.uri())
+        .keepalive_interval(Duration::from_millis(100))
+        .connect_lazy()
+        .unwrap();
+    let client = EchoClient::new(channel);
+    // Every 100 ms: refused after ~400 ms. Then 200 ms: after ~800 ms.
+    // Then 400 ms: permitted, so the 1.5 s calls from then on succeed.
+    let mut outcomes = Vec::new();
+    for i in 0..5 {
+        let call = client.unary(EchoRequest {
+            delay_ms: 1500,
+            ..req(&format!("call {i}"))
+        });
+        outcomes.push(call.await.map(|_| ()).map_err(|s| s.code()));
+    }
+    assert_eq!(outcomes[0], Err(Code::Unavailable), "{outcomes:?}");
+    assert_eq!(outcomes[3..], [Ok(()), Ok(())], "{outcomes:?}");
+}
+
 #[tokio::test]
 async fn permitted_pings_are_fine() {
     let server =

@@ -19,6 +19,14 @@
 //!
 //! Cardinality (statuscodes.md): a unary or client-streaming call whose
 //! server sends OK with zero or several messages fails with `UNIMPLEMENTED`.
+//!
+//! GOAWAY (PROTOCOL-HTTP2.md "Connection Management", RFC 9113 §6.8; gRFC A6
+//! "transparent retry"): a call the server never saw is not failed but sent
+//! again on a new connection (up to `GOAWAY_RETRIES` times). That is a call that could not open its
+//! stream because the connection had received GOAWAY, and a unary or
+//! server-streaming call whose stream was above the GOAWAY's last stream id
+//! (h2 ends those with the GOAWAY's NO_ERROR). A server rotating connections
+//! (grpc-go's `MaxConnectionAge`) otherwise fails a few calls per rotation.
 
 use std::future::Future;
 use std::pin::pin;
@@ -57,9 +65,9 @@ impl Channel {
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
             let response = self
-                .send_single(path, &metadata, timeout, &compression, &codec, &message)
+                .exchange_single(path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
-            let (head, mut stream) = self.open::<C>(response, None, None).await?;
+            let (head, mut stream) = self.open::<C>(response, None, None)?;
             single(head, &mut stream).await
         })
         .await
@@ -77,9 +85,9 @@ impl Channel {
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
             let response = self
-                .send_single(path, &metadata, timeout, &compression, &codec, &message)
+                .exchange_single(path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
-            let (head, stream) = self.open::<C>(response, deadline, None).await?;
+            let (head, stream) = self.open::<C>(response, deadline, None)?;
             Ok(Response::from_parts(head, stream, Metadata::new()))
         })
         .await
@@ -104,7 +112,10 @@ impl Channel {
                 .start(path, &metadata, timeout, compression.encoding)
                 .await?;
             let (guard, failure) = self.pump(send, messages, codec, compression);
-            let opened = self.open::<C>(response, None, Some(guard)).await;
+            let opened = match response.await {
+                Ok(response) => self.open::<C>(response, None, Some(guard)),
+                Err(e) => Err(status_from_h2(&e)),
+            };
             let (head, mut stream) = pump_failure(&failure).map_or(opened, Err)?;
             single(head, &mut stream)
                 .await
@@ -132,11 +143,42 @@ impl Channel {
                 .start(path, &metadata, timeout, compression.encoding)
                 .await?;
             let (guard, failure) = self.pump(send, messages, codec, compression);
-            let opened = self.open::<C>(response, deadline, Some(guard)).await;
+            let opened = match response.await {
+                Ok(response) => self.open::<C>(response, deadline, Some(guard)),
+                Err(e) => Err(status_from_h2(&e)),
+            };
             let (head, stream) = pump_failure(&failure).map_or(opened, Err)?;
             Ok(Response::from_parts(head, stream, Metadata::new()))
         })
         .await
+    }
+
+    /// [`send_single`](Self::send_single), then waits for the response head;
+    /// a stream the server refused unseen with its GOAWAY goes once more on a
+    /// new connection (see the module doc).
+    async fn exchange_single<C: Codec>(
+        &self,
+        path: &'static str,
+        metadata: &Metadata,
+        timeout: Option<Duration>,
+        compression: &SendCompression,
+        codec: &C,
+        message: &C::Encode,
+    ) -> Result<http::Response<h2::RecvStream>, Status> {
+        let mut retries = 0;
+        loop {
+            let response = self
+                .send_single(path, metadata, timeout, compression, codec, message)
+                .await?;
+            match response.await {
+                Ok(response) => return Ok(response),
+                Err(e) if retries < GOAWAY_RETRIES && refused_unprocessed(&e) => {
+                    self.discard();
+                    retries += 1;
+                }
+                Err(e) => return Err(status_from_h2(&e)),
+            }
+        }
     }
 
     /// Opens the stream, then sends the one request message with END_STREAM
@@ -197,12 +239,20 @@ impl Channel {
             trace::request_head(Side::Client, Dir::Send, path, authority, headers);
         }
 
-        let send = self.connection().await?;
-        let mut send = match send.ready().await {
-            Ok(send) => send,
-            Err(e) => {
-                self.discard();
-                return Err(status_from_h2(&e));
+        let mut retries = 0;
+        let mut send = loop {
+            let send = self.connection().await?;
+            match send.ready().await {
+                Ok(send) => break send,
+                // The connection had GOAWAY: nothing was sent, so try a new one.
+                Err(e) if retries < GOAWAY_RETRIES && e.is_go_away() && e.is_remote() => {
+                    self.discard();
+                    retries += 1;
+                }
+                Err(e) => {
+                    self.discard();
+                    return Err(status_from_h2(&e));
+                }
             }
         };
         send.send_request(request, false).map_err(|e| {
@@ -211,15 +261,14 @@ impl Channel {
         })
     }
 
-    /// Waits for the response head and checks it; a Trailers-Only or non-200
-    /// response becomes the call's status.
-    async fn open<C: Codec>(
+    /// Checks the response head; a Trailers-Only or non-200 response becomes
+    /// the call's status.
+    fn open<C: Codec>(
         &self,
-        response: h2::client::ResponseFuture,
+        response: http::Response<h2::RecvStream>,
         deadline: Option<Instant>,
         guard: Option<AbortOnDrop>,
     ) -> Result<(Metadata, Streaming<C::Decode>), Status> {
-        let response = response.await.map_err(|e| status_from_h2(&e))?;
         let (parts, body) = response.into_parts();
         if trace::enabled() {
             trace::response_head(
@@ -421,4 +470,17 @@ async fn with_deadline<T>(
                 Err(Status::deadline_exceeded("deadline exceeded"))
             }),
     }
+}
+
+/// How many times one call is sent again after a GOAWAY refused it unseen: a
+/// server rotating connections fast can refuse the retry too, but a server
+/// that refuses everything must still fail the call.
+const GOAWAY_RETRIES: usize = 3;
+
+/// A stream h2 ended because the server's GOAWAY (NO_ERROR) said it was above
+/// the last stream the server will process: the server never saw the call.
+/// (h2 gives streams at or below the last id no GOAWAY error of their own for a
+/// NO_ERROR GOAWAY; a connection that then breaks ends them as broken pipes.)
+fn refused_unprocessed(e: &h2::Error) -> bool {
+    e.is_go_away() && e.is_remote() && e.reason() == Some(h2::Reason::NO_ERROR)
 }

@@ -8,13 +8,19 @@
 //! were on the dead connection fail with `UNAVAILABLE`
 //! (PROTOCOL-HTTP2.md "Connection Management").
 //!
+//! Keepalive (gRFC A8, doc/keepalive.md): a connection the server closes with
+//! GOAWAY ENHANCE_YOUR_CALM while we were pinging it was refused for pinging
+//! too often, so the channel doubles its keepalive interval for the next
+//! connection. (A8 also names the debug data `too_many_pings`; `h2` does not
+//! show a client the debug data, so the code alone decides.)
+//!
 //! The four call patterns live in `call.rs`.
 
 mod call;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -83,6 +89,34 @@ struct Inner {
     conn: Mutex<Option<Connection>>,
     /// Serialises dialing so concurrent first calls share one connection.
     dialing: tokio::sync::Mutex<()>,
+    /// The keepalive interval for the next connection: the configured one,
+    /// doubled each time a server refused us for pinging too often (A8).
+    keepalive_interval: Mutex<Option<Duration>>,
+}
+
+impl Inner {
+    /// gRFC A8: the server said we ping too often; ping half as often from now on.
+    fn back_off_keepalive(&self) {
+        let mut interval = self
+            .keepalive_interval
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = interval.as_mut() {
+            *d = d.saturating_mul(2);
+            // A8: logged at a level that is on by default.
+            tracing::warn!(
+                target: "h2grpc::client",
+                authority = %self.authority,
+                keepalive_interval = ?*d,
+                "server sent GOAWAY ENHANCE_YOUR_CALM (too many pings): keepalive interval doubled"
+            );
+        }
+    }
+}
+
+/// Whether a connection ended because the server refused our pings (gRFC A8).
+fn refused_for_pinging(e: &h2::Error) -> bool {
+    e.is_go_away() && e.is_remote() && e.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM)
 }
 
 /// A connection to one gRPC server; clone it freely.
@@ -169,6 +203,7 @@ impl ChannelBuilder {
             inner: Arc::new(Inner {
                 scheme,
                 authority,
+                keepalive_interval: Mutex::new(self.config.keepalive_interval),
                 config: self.config,
                 conn: Mutex::new(None),
                 dialing: tokio::sync::Mutex::new(()),
@@ -285,16 +320,30 @@ impl Channel {
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
         let (dead_tx, dead) = tokio::sync::oneshot::channel();
-        let pinger = match (config.keepalive_interval, connection.ping_pong()) {
+        let interval = *self
+            .inner
+            .keepalive_interval
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let pinger = match (interval, connection.ping_pong()) {
             (Some(interval), Some(ping_pong)) => Some(AbortOnDrop(tokio::spawn(
                 crate::server::ping_loop(ping_pong, interval, config.keepalive_timeout, dead_tx),
             ))),
             _ => None,
         };
+        // Weak: this task must not keep a dropped channel (and so its connection) alive.
+        let channel = Arc::downgrade(&self.inner);
+        let pinging = pinger.is_some();
         tokio::spawn(async move {
             tokio::select! {
                 ended = connection => if let Err(e) = ended {
                     tracing::debug!(target: "h2grpc::client", error = %e, "connection ended");
+                    if pinging
+                        && refused_for_pinging(&e)
+                        && let Some(inner) = Weak::upgrade(&channel)
+                    {
+                        inner.back_off_keepalive();
+                    }
                 },
                 // No PING ACK in time: drop the connection, failing its calls.
                 Ok(()) = dead => tracing::debug!(target: "h2grpc::client", "keepalive timeout: connection closed"),

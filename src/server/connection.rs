@@ -18,7 +18,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::call::{self, Call, CallHead};
-use super::keepalive::{self, Tap, TapSignals};
+use super::keepalive;
+use super::tap::{Tap, TapSignals};
 use super::{Router, respond};
 use crate::streaming::AbortOnDrop;
 use crate::trace::{self, Dir, Side};

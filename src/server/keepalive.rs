@@ -12,24 +12,17 @@
 //! - **Enforcement** (server): a client may not ping more often than
 //!   `PERMIT_KEEPALIVE_TIME` (5 minutes unless configured), nor at all while it
 //!   has no calls unless permitted. Each early PING is a strike; after
-//!   [`MAX_PING_STRIKES`] the server sends GOAWAY `ENHANCE_YOUR_CALM`
-//!   ("too_many_pings" in keepalive.md) and closes. Sending HEADERS or DATA
-//!   resets the strikes, as in grpc-go, so pings that accompany real traffic
-//!   (e.g. BDP estimation) are never punished.
+//!   [`MAX_PING_STRIKES`] the server sends GOAWAY `ENHANCE_YOUR_CALM` with the
+//!   debug data `too_many_pings` (gRFC A8; the client doubles its keepalive
+//!   time on it) and closes. Sending HEADERS or DATA resets the strikes, as in
+//!   grpc-go, so pings that accompany real traffic (e.g. BDP estimation) are
+//!   never punished.
 //!
-//! `h2` answers PINGs itself and tells nobody, so [`Tap`] watches the bytes
-//! under it: [`FrameScanner`] finds HTTP/2 frame boundaries (RFC 9113 §4.1)
-//! in both directions and reports PINGs received and HEADERS/DATA sent.
+//! `h2` answers PINGs itself and tells nobody, so the socket tap under it
+//! (tap.rs) counts them, using [`FrameScanner`] here to find HTTP/2 frame
+//! boundaries (RFC 9113 §4.1) in both directions.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 
 /// Early PINGs tolerated before GOAWAY (grpc-go's `maxPingStrikes`).
 pub(crate) const MAX_PING_STRIKES: u32 = 2;
@@ -40,10 +33,10 @@ const PREFACE_LEN: usize = 24;
 /// HTTP/2 frame header: length (24 bits), type, flags, stream id (RFC 9113 §4.1).
 const FRAME_HEADER_LEN: usize = 9;
 
-const TYPE_DATA: u8 = 0x0;
-const TYPE_HEADERS: u8 = 0x1;
-const TYPE_PING: u8 = 0x6;
-const FLAG_ACK: u8 = 0x1;
+pub(super) const TYPE_DATA: u8 = 0x0;
+pub(super) const TYPE_HEADERS: u8 = 0x1;
+pub(super) const TYPE_PING: u8 = 0x6;
+pub(super) const FLAG_ACK: u8 = 0x1;
 
 /// A frame header seen by the scanner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +97,17 @@ impl FrameScanner {
             }
         }
     }
+
+    /// How many bytes to feed before the scanner next knows where it is:
+    /// the rest of the current payload, or of the current header (whose length
+    /// field tells the payload's); 0 between frames.
+    pub(super) fn to_next_mark(&self) -> usize {
+        if self.filled > 0 {
+            FRAME_HEADER_LEN - self.filled
+        } else {
+            self.skip
+        }
+    }
 }
 
 /// Sends a PING every `interval`; if one is not acknowledged within `timeout`,
@@ -141,7 +145,8 @@ pub(crate) struct PingPolicy {
 pub(crate) struct PingEnforcer {
     policy: PingPolicy,
     last_ping: Option<Instant>,
-    strikes: u32,
+    /// Early PINGs since the server last sent HEADERS or DATA.
+    pub(super) strikes: u32,
 }
 
 impl PingEnforcer {
@@ -171,193 +176,6 @@ impl PingEnforcer {
     pub(crate) fn on_send_traffic(&mut self) {
         self.strikes = 0;
         self.last_ping = None;
-    }
-}
-
-/// What the tap shares with the connection task.
-#[derive(Debug, Default)]
-pub(crate) struct TapSignals {
-    /// Calls open on this connection (kept by the connection task).
-    pub(crate) active_calls: AtomicUsize,
-    /// Set once the client has pinged too often.
-    pub(crate) too_many_pings: AtomicBool,
-    /// Wakes the connection task when `too_many_pings` is set.
-    pub(crate) notify: Notify,
-}
-
-/// How long a closed connection keeps reading (and discarding) what the peer
-/// still sends. Closing a socket with unread input makes the kernel answer
-/// with RST, and a peer that receives RST may discard our last frames unread,
-/// GOAWAY included (a PING flood showed it); grpc-go's server waits the same
-/// second (`goAwayTimeout`) before it closes.
-const LINGER: Duration = Duration::from_secs(1);
-
-/// At most this much is read and discarded while lingering.
-const LINGER_MAX_BYTES: usize = 4 << 20;
-
-/// The server socket with a frame scanner in each direction.
-///
-/// `inner` is an `Option` only so that `Drop` can hand the socket to a
-/// lingering-close task; it is `Some` for the whole life of the connection.
-#[derive(Debug)]
-pub(crate) struct Tap<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
-    inner: Option<S>,
-    read_scan: FrameScanner,
-    write_scan: FrameScanner,
-    enforcer: Option<PingEnforcer>,
-    signals: Arc<TapSignals>,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Tap<S> {
-    /// `policy: None` turns enforcement off (the scanners then do nothing).
-    pub(crate) fn new(inner: S, policy: Option<PingPolicy>, signals: Arc<TapSignals>) -> Tap<S> {
-        Tap {
-            inner: Some(inner),
-            read_scan: FrameScanner::client_to_server(),
-            write_scan: FrameScanner::server_to_client(),
-            enforcer: policy.map(PingEnforcer::new),
-            signals,
-        }
-    }
-
-    fn socket(&mut self) -> io::Result<Pin<&mut S>> {
-        match self.inner.as_mut() {
-            Some(inner) => Ok(Pin::new(inner)),
-            None => Err(io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    /// Reports the HEADERS and DATA among the first `n` bytes written.
-    fn scan_written<'a>(&mut self, n: usize, bufs: impl Iterator<Item = &'a [u8]>) {
-        let Some(enforcer) = self.enforcer.as_mut() else {
-            return;
-        };
-        let mut left = n;
-        for buf in bufs {
-            if left == 0 {
-                break;
-            }
-            let take = left.min(buf.len());
-            left -= take;
-            self.write_scan.feed(&buf[..take], |head| {
-                if head.kind == TYPE_DATA || head.kind == TYPE_HEADERS {
-                    enforcer.on_send_traffic();
-                }
-            });
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Tap<S> {
-    fn drop(&mut self) {
-        let (Some(socket), Ok(runtime)) =
-            (self.inner.take(), tokio::runtime::Handle::try_current())
-        else {
-            return;
-        };
-        runtime.spawn(linger(socket));
-    }
-}
-
-/// Half-closes `socket`, then reads and discards until the peer closes too,
-/// [`LINGER`] passes or [`LINGER_MAX_BYTES`] were read; then drops it.
-async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let _ = socket.shutdown().await;
-    let drain = async {
-        let mut sink = [0u8; 8192];
-        let mut read = 0;
-        while read < LINGER_MAX_BYTES {
-            match socket.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => read += n,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(LINGER, drain).await;
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for Tap<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = match this.socket() {
-            Ok(socket) => socket.poll_read(cx, buf),
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        if let (Poll::Ready(Ok(())), Some(enforcer)) = (&polled, this.enforcer.as_mut()) {
-            let signals = &this.signals;
-            let mut violated = false;
-            this.read_scan.feed(&buf.filled()[before..], |head| {
-                if head.kind == TYPE_PING && head.flags & FLAG_ACK == 0 {
-                    let active = signals.active_calls.load(Ordering::Acquire);
-                    violated |= enforcer.on_ping(Instant::now(), active);
-                }
-            });
-            if violated && !signals.too_many_pings.swap(true, Ordering::AcqRel) {
-                signals.notify.notify_one();
-            }
-        }
-        polled
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Tap<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = match this.socket() {
-            Ok(socket) => socket.poll_write(cx, data),
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        if let Poll::Ready(Ok(n)) = polled {
-            this.scan_written(n, std::iter::once(data));
-        }
-        polled
-    }
-
-    /// Vectored writes pass through (h2 then sends large DATA payloads
-    /// without copying them into its write buffer); the scanner reads the
-    /// written prefix across the slices.
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = match this.socket() {
-            Ok(socket) => socket.poll_write_vectored(cx, bufs),
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        if let Poll::Ready(Ok(n)) = polled {
-            this.scan_written(n, bufs.iter().map(|b| &b[..]));
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.as_ref().is_some_and(|s| s.is_write_vectored())
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().socket() {
-            Ok(socket) => socket.poll_flush(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().socket() {
-            Ok(socket) => socket.poll_shutdown(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
     }
 }
 
@@ -461,38 +279,5 @@ mod tests {
             assert!(!lenient.on_ping(t0 + Duration::from_secs(10 * i), 0));
         }
         assert!(violated);
-    }
-
-    /// A vectored write is scanned across its slices, and only as far as it was written.
-    #[tokio::test]
-    async fn vectored_writes_are_scanned_across_slices() {
-        let policy = PingPolicy {
-            min_interval: Duration::from_secs(300),
-            permit_without_calls: false,
-        };
-        let (ours, _peer) = tokio::io::duplex(1 << 16);
-        let mut tap = Tap::new(ours, Some(policy), Arc::new(TapSignals::default()));
-        let strikes = |tap: &Tap<tokio::io::DuplexStream>| tap.enforcer.as_ref().unwrap().strikes;
-        tap.enforcer.as_mut().unwrap().strikes = 1;
-        // A PING frame (not traffic), then a HEADERS frame whose 9-byte head
-        // is split 4 + 5 over the second and third slices.
-        let ping = frame(TYPE_PING, 0, 8);
-        let headers = frame(TYPE_HEADERS, 0x4, 3);
-        let slices = [&ping[..], &headers[..4], &headers[4..]];
-        // Written only up to inside the split head: no HEADERS seen yet.
-        tap.scan_written(ping.len() + 4, slices.iter().copied());
-        assert_eq!(strikes(&tap), 1);
-        // The rest arrives in a later write: now it is.
-        tap.scan_written(headers.len() - 4, [&headers[4..]].into_iter());
-        assert_eq!(strikes(&tap), 0);
-        // And through the real AsyncWrite path, in one vectored write.
-        tap.enforcer.as_mut().unwrap().strikes = 1;
-        let more = frame(TYPE_DATA, 0, 2);
-        let bufs = [io::IoSlice::new(&more[..3]), io::IoSlice::new(&more[3..])];
-        let n = tokio::io::AsyncWriteExt::write_vectored(&mut tap, &bufs)
-            .await
-            .unwrap();
-        assert_eq!(n, more.len());
-        assert_eq!(strikes(&tap), 0);
     }
 }

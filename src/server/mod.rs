@@ -27,8 +27,10 @@
 
 mod call;
 mod connection;
+mod goaway;
 mod keepalive;
 mod respond;
+mod tap;
 
 use std::collections::HashMap;
 use std::fmt;
