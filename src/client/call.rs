@@ -153,9 +153,11 @@ impl Channel {
         .await
     }
 
-    /// [`send_single`](Self::send_single), then waits for the response head;
-    /// a stream the server refused unseen with its GOAWAY goes once more on a
-    /// new connection (see the module doc).
+    /// Opens the stream, sends the one request message with END_STREAM
+    /// (unary and server streaming), then waits for the response head. The
+    /// head goes first, so the wire order is the trace order. A stream the
+    /// server refused unseen with its GOAWAY goes again on a new connection
+    /// (see the module doc).
     async fn exchange_single<C: Codec>(
         &self,
         path: &'static str,
@@ -165,11 +167,24 @@ impl Channel {
         codec: &C,
         message: &C::Encode,
     ) -> Result<http::Response<h2::RecvStream>, Status> {
+        let max = self.inner.config.max_send_message_bytes;
         let mut retries = 0;
         loop {
-            let response = self
-                .send_single(path, metadata, timeout, compression, codec, message)
+            let (response, mut send) = self
+                .start(path, metadata, timeout, compression.encoding)
                 .await?;
+            let mut buf = BytesMut::new();
+            // On error `send` is dropped here and h2 resets the stream it opened.
+            encode_message(
+                codec,
+                message,
+                &mut buf,
+                max,
+                compression.for_next_message(),
+                Side::Client,
+            )?;
+            // A failed send shows up as the response's error, which says more.
+            let _ = send.send_data(buf.freeze(), true);
             match response.await {
                 Ok(response) => return Ok(response),
                 Err(e) if retries < GOAWAY_RETRIES && refused_unprocessed(&e) => {
@@ -179,36 +194,6 @@ impl Channel {
                 Err(e) => return Err(status_from_h2(&e)),
             }
         }
-    }
-
-    /// Opens the stream, then sends the one request message with END_STREAM
-    /// (unary and server streaming): head first, so the wire order is the trace order.
-    async fn send_single<C: Codec>(
-        &self,
-        path: &'static str,
-        metadata: &Metadata,
-        timeout: Option<Duration>,
-        compression: &SendCompression,
-        codec: &C,
-        message: &C::Encode,
-    ) -> Result<h2::client::ResponseFuture, Status> {
-        let (response, mut send) = self
-            .start(path, metadata, timeout, compression.encoding)
-            .await?;
-        let mut buf = BytesMut::new();
-        let max = self.inner.config.max_send_message_bytes;
-        // On error `send` is dropped here and h2 resets the stream it opened.
-        encode_message(
-            codec,
-            message,
-            &mut buf,
-            max,
-            compression.for_next_message(),
-            Side::Client,
-        )?;
-        // A failed send shows up as the response's error, which says more.
-        let _ = send.send_data(buf.freeze(), true);
-        Ok(response)
     }
 
     /// Sends the request head and returns the response future and the send half.

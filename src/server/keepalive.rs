@@ -183,23 +183,7 @@ impl PingEnforcer {
 mod tests {
     use super::*;
 
-    fn frame(kind: u8, flags: u8, payload_len: usize) -> Vec<u8> {
-        let len = payload_len as u32;
-        // length (24 bits) | type | flags | stream id 0
-        let mut f = vec![
-            (len >> 16) as u8,
-            (len >> 8) as u8,
-            len as u8,
-            kind,
-            flags,
-            0,
-            0,
-            0,
-            0,
-        ];
-        f.extend(std::iter::repeat_n(0xee, payload_len));
-        f
-    }
+    use crate::server::tap::tests::frame;
 
     fn kinds(scanner: &mut FrameScanner, bytes: &[u8], step: usize) -> Vec<(u8, u8)> {
         let mut seen = Vec::new();

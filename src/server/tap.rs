@@ -312,11 +312,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Tap<S> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A frame header with `payload_len` bytes of 0xee: length (24 bits), type, flags, stream 0.
-    fn frame(kind: u8, flags: u8, payload_len: usize) -> Vec<u8> {
+    pub(in crate::server) fn frame(kind: u8, flags: u8, payload_len: usize) -> Vec<u8> {
         let len = payload_len as u32;
         let mut f = vec![
             (len >> 16) as u8,
