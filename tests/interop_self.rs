@@ -86,6 +86,19 @@ fn each_case_on_its_own() {
     }
 }
 
+/// `pick_first_unary` (run only by name, not by `all`): 100 calls with
+/// `fill_server_id`, every response naming the same, non-empty server.
+#[test]
+fn pick_first_unary_sees_one_server_id() {
+    let (_server, port) = server();
+    let out = client(&port, "pick_first_unary", ONE_TIMEOUT);
+    assert!(
+        out.status.success() && out.stdout.trim_end() == "PASS pick_first_unary",
+        "{}",
+        out.describe()
+    );
+}
+
 /// The client's own contract: an unknown case is a usage error (exit 2), and
 /// a failing case prints `FAIL <case>: <reason>` and exits 1 (here: nothing
 /// listens on the port, so the call fails UNAVAILABLE).

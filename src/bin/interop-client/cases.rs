@@ -44,6 +44,13 @@ pub const ALL: [&str; 18] = [
     "server_compressed_streaming",
 ];
 
+/// Cases run only when named (not by `all`): they ask the server for more
+/// than the peers' interop servers in `cargo test` provide.
+pub const EXTRA: [&str; 1] = ["pick_first_unary"];
+
+/// pick_first_unary: calls made, each must name the same server.
+const PICK_FIRST_CALLS: usize = 100;
+
 /// Deadline of every call (bar `timeout_on_sleeping_server`'s 1 ms).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -87,12 +94,39 @@ pub async fn run(name: &str, ctx: &Ctx) -> Result<(), String> {
         "server_compressed_unary" => compressed::server_compressed_unary(ctx).await,
         "client_compressed_streaming" => compressed::client_compressed_streaming(ctx).await,
         "server_compressed_streaming" => compressed::server_compressed_streaming(ctx).await,
+        "pick_first_unary" => pick_first_unary(ctx).await,
         other => Err(format!("unknown test case {other:?}")),
     }
 }
 
 async fn empty_unary(ctx: &Ctx) -> Result<(), String> {
     ok(ctx.client.empty_call(call(Empty {})).await, "EmptyCall")?;
+    Ok(())
+}
+
+/// pick_first_unary: every call on the channel reaches the same server, which
+/// says so with a non-empty `server_id`.
+async fn pick_first_unary(ctx: &Ctx) -> Result<(), String> {
+    let request = SimpleRequest {
+        fill_server_id: true,
+        ..Default::default()
+    };
+    let mut first: Option<String> = None;
+    for i in 0..PICK_FIRST_CALLS {
+        let response = ok(
+            ctx.client.unary_call(call(request.clone())).await,
+            "UnaryCall",
+        )?;
+        let id = &response.get_ref().server_id;
+        match &first {
+            None if id.is_empty() => return Err("server_id is empty".into()),
+            None => first = Some(id.clone()),
+            Some(first) if first != id => {
+                return Err(format!("call {i}: server_id {id:?}, call 0: {first:?}"));
+            }
+            Some(_) => {}
+        }
+    }
     Ok(())
 }
 

@@ -86,10 +86,12 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     let port = port.ok_or_else(|| format!("--server_port is required\n{USAGE}"))?;
-    if test_case != "all" && !cases::ALL.contains(&test_case.as_str()) {
+    let known = |case: &str| cases::ALL.contains(&case) || cases::EXTRA.contains(&case);
+    if test_case != "all" && !known(&test_case) {
         return Err(format!(
-            "unknown --test_case {test_case:?}; one of: all, {}",
-            cases::ALL.join(", ")
+            "unknown --test_case {test_case:?}; one of: all, {}, {}",
+            cases::ALL.join(", "),
+            cases::EXTRA.join(", ")
         ));
     }
     Ok(Args {

@@ -4,7 +4,7 @@
 //! | rpc                   | features                                                        |
 //! |-----------------------|-----------------------------------------------------------------|
 //! | `EmptyCall`           | EmptyCall                                                       |
-//! | `UnaryCall`           | UnaryCall, Echo Status, Echo Metadata, Compressed{Request,Response} |
+//! | `UnaryCall`           | UnaryCall, Echo Status, Echo Metadata, Compressed{Request,Response}, `fill_server_id` |
 //! | `CacheableUnaryCall`  | CacheableUnaryCall (timestamp payload, `cache-control` header)  |
 //! | `StreamingOutputCall` | StreamingOutputCall, `interval_us`, per-message compression, Echo Status/Metadata |
 //! | `StreamingInputCall`  | StreamingInputCall, CompressedRequest per message               |
@@ -56,6 +56,13 @@ const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 /// must not be able to grow that list without bound.
 const MAX_BUFFERED_RESPONSES: usize = 10_000;
 
+/// `fill_server_id` (messages.proto `SimpleResponse.server_id`): "unique among
+/// different server instances, but the same across all RPCs made to a
+/// particular server instance", which `pick_first_unary` checks.
+fn server_id() -> String {
+    format!("h2grpc-interop-server-{}", std::process::id())
+}
+
 /// The `TestService` implementation; stateless.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct InteropService;
@@ -78,6 +85,11 @@ impl TestService for InteropService {
             check_compressed(req.expect_compressed.as_ref(), compressed)?;
             Ok(SimpleResponse {
                 payload: Some(payload(req.response_type, req.response_size)?),
+                server_id: if req.fill_server_id {
+                    server_id()
+                } else {
+                    String::new()
+                },
                 ..SimpleResponse::default()
             })
         })();
