@@ -330,7 +330,9 @@ impl Builder {
     /// a handler that blocks its thread stalls every connection on it, and a
     /// handler's work up to its first `.await` delays the connection's other
     /// streams. Suits many connections with short handlers; keep the default
-    /// for few connections carrying heavy calls.
+    /// for few connections carrying heavy calls. With glibc's malloc each
+    /// thread allocates from an arena of its own and keeps what it freed, so
+    /// peak RSS can end up higher (`MALLOC_ARENA_MAX` caps the arenas).
     pub fn connection_threads(mut self, threads: usize) -> Builder {
         self.config.connection_threads = Some(threads.max(1));
         self
