@@ -362,15 +362,10 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let slot = Box::<F>::new_uninit();
-    let mut call = Some(Box::into_pin(Box::write(slot, make())));
-    INLINE.with_borrow_mut(|inline| {
-        if inline.open
-            && let Some(call) = call.take()
-        {
-            inline.calls.push(call);
-        }
-    });
-    if let Some(call) = call {
+    let call = Box::into_pin(Box::write(slot, make()));
+    if INLINE.with_borrow(|inline| inline.open) {
+        INLINE.with_borrow_mut(|inline| inline.calls.push(call));
+    } else {
         tokio::spawn(call);
     }
 }
