@@ -72,6 +72,15 @@ impl Batch {
         self.buf.is_empty()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// A whole batch is waiting: the sender should wait until it has gone.
+    pub(crate) fn is_full(&self) -> bool {
+        self.buf.len() >= COALESCE_BYTES
+    }
+
     /// A full batch, once there is one: whole frames only; the tail (part of
     /// the last message) opens the next batch instead of going out as a runt
     /// DATA frame after every batch (one more write each).

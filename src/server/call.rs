@@ -34,9 +34,9 @@ use tokio::time::Instant;
 
 use super::connection::ActiveCall;
 use super::respond::Responder;
+use super::sink::{ResponseSink, SinkDriver};
 use super::{Config, Router};
 use crate::codec::{Codec, encode_message};
-use crate::flow::Batch;
 use crate::request::{Request, Response, ResponseExtra};
 use crate::streaming::Streaming;
 use crate::trace::{self, Dir, Side};
@@ -108,57 +108,8 @@ impl Call {
         F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
-        self.one_request::<C, _, _, _, NoStream<C::Encode>>(codec, handler, Reply::unary);
-    }
-
-    /// Server streaming: one request message, a stream of responses.
-    pub fn server_streaming<C, F, Fut, S>(self, codec: C, handler: F)
-    where
-        C: Codec,
-        F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
-        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
-    {
-        self.one_request::<C, _, _, _, S>(codec, handler, Reply::stream);
-    }
-
-    /// Client streaming: a stream of requests, one response message.
-    pub fn client_streaming<C, F, Fut>(self, codec: C, handler: F)
-    where
-        C: Codec,
-        F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
-    {
-        self.request_stream::<C, _, _, _, NoStream<C::Encode>>(codec, handler, Reply::unary);
-    }
-
-    /// Bidirectional streaming: requests and responses interleave freely.
-    pub fn streaming<C, F, Fut, S>(self, codec: C, handler: F)
-    where
-        C: Codec,
-        F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
-        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
-    {
-        self.request_stream::<C, _, _, _, S>(codec, handler, Reply::stream);
-    }
-
-    /// Unary and server streaming: read the one request message, run the
-    /// handler, wrap its response with `reply`.
-    fn one_request<C, F, Fut, T, S>(
-        self,
-        codec: C,
-        handler: F,
-        reply: impl FnOnce(Response<T>) -> Reply<C::Encode, S> + Send + 'static,
-    ) where
-        C: Codec,
-        F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Response<T>, Status>> + Send + 'static,
-        T: Send + 'static,
-        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
-    {
         start(move || {
-            self.run::<C, _, _, S>(codec, move |body, factory| async move {
+            self.run(codec, None, move |body, factory| async move {
                 // The stream is a local and the read future only borrows it:
                 // that future is moved on its way to being awaited, so it
                 // is kept small. (A block, not drop(): a borrowed local
@@ -169,29 +120,128 @@ impl Call {
                 };
                 let request = factory.single(message, compressed);
                 let response = guard(pin!(handler(request))).await?;
-                Ok(reply(response))
+                Ok(Reply::message(response))
             })
         });
     }
 
-    /// Client and bidirectional streaming: the handler gets the request
-    /// stream; its response is wrapped with `reply`.
-    fn request_stream<C, F, Fut, T, S>(
-        self,
-        codec: C,
-        handler: F,
-        reply: impl FnOnce(Response<T>) -> Reply<C::Encode, S> + Send + 'static,
-    ) where
+    /// Client streaming: a stream of requests, one response message.
+    pub fn client_streaming<C, F, Fut>(self, codec: C, handler: F)
+    where
         C: Codec,
         F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Response<T>, Status>> + Send + 'static,
-        T: Send + 'static,
-        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+        Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
         start(move || {
-            self.run::<C, _, _, S>(codec, move |body, factory| async move {
+            self.run(codec, None, move |body, factory| async move {
                 let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
-                Ok(reply(response))
+                Ok(Reply::message(response))
+            })
+        });
+    }
+
+    /// Server streaming with a send handle: one request message; the handler
+    /// sends its responses on the [`ResponseSink`] and returns the status.
+    pub fn server_streaming_sink<C, F, Fut>(self, codec: C, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<C::Decode>, ResponseSink<C::Encode>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Status>> + Send + 'static,
+    {
+        self.one_request_sink(codec, true, handler);
+    }
+
+    /// Server streaming, stream style: the handler returns a stream of
+    /// responses (a thin adapter over [`Call::server_streaming_sink`]).
+    pub fn server_streaming<C, F, Fut, S>(self, codec: C, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<C::Decode>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+    {
+        self.one_request_sink(codec, false, move |request, mut sink| async move {
+            let response = handler(request).await?;
+            sink.send_response(response).await
+        });
+    }
+
+    /// Bidirectional streaming with a send handle: the handler reads the
+    /// request stream and sends on the [`ResponseSink`] at any time.
+    pub fn streaming_sink<C, F, Fut>(self, codec: C, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<Streaming<C::Decode>>, ResponseSink<C::Encode>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Status>> + Send + 'static,
+    {
+        self.request_stream_sink(codec, true, handler);
+    }
+
+    /// Bidirectional streaming, stream style: the handler returns a stream of
+    /// responses (a thin adapter over [`Call::streaming_sink`]).
+    pub fn streaming<C, F, Fut, S>(self, codec: C, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<Streaming<C::Decode>>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+        S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+    {
+        self.request_stream_sink(codec, false, move |request, mut sink| async move {
+            let response = handler(request).await?;
+            sink.send_response(response).await
+        });
+    }
+
+    /// The sink of a streaming response, and the call task's side of it.
+    fn sink<C: Codec>(&self) -> (ResponseSink<C::Encode>, SinkDriver) {
+        let config = &self.router.config;
+        ResponseSink::new::<C>(
+            config.max_send_message_bytes,
+            config.send_compression,
+            self.head.accepts_gzip,
+        )
+    }
+
+    /// Server streaming: read the one request message, then run the handler
+    /// on its sink. `eager_head`: the handler holds the sink from the start
+    /// (the stream adapter arms the head itself once it has the response).
+    fn one_request_sink<C, F, Fut>(self, codec: C, eager_head: bool, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<C::Decode>, ResponseSink<C::Encode>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Status>> + Send + 'static,
+    {
+        start(move || {
+            let (sink, driver) = self.sink::<C>();
+            self.run(codec, Some(driver), move |body, factory| async move {
+                let (message, compressed) = {
+                    let mut stream = factory.receive::<C>(body);
+                    read_single(&mut stream).await?
+                };
+                let request = factory.single(message, compressed);
+                if eager_head {
+                    sink.arm_head();
+                }
+                Ok(Reply::Sink(guard(pin!(handler(request, sink))).await))
+            })
+        });
+    }
+
+    /// Bidi: the handler gets the request stream and the sink.
+    fn request_stream_sink<C, F, Fut>(self, codec: C, eager_head: bool, handler: F)
+    where
+        C: Codec,
+        F: FnOnce(Request<Streaming<C::Decode>>, ResponseSink<C::Encode>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Status>> + Send + 'static,
+    {
+        start(move || {
+            let (sink, driver) = self.sink::<C>();
+            if eager_head {
+                sink.arm_head();
+            }
+            self.run(codec, Some(driver), move |body, factory| async move {
+                let request = factory.streaming::<C>(body);
+                Ok(Reply::Sink(guard(pin!(handler(request, sink))).await))
             })
         });
     }
@@ -208,12 +258,19 @@ impl Call {
     /// an `async fn` keeps its arguments twice in its state (the argument
     /// slot and the local it is moved into), and this state is copied whole
     /// when the call is spawned. The block captures only what the call needs.
-    fn run<C, W, WFut, S>(self, codec: C, work: W) -> impl Future<Output = ()> + use<C, W, WFut, S>
+    ///
+    /// `driver`: the call task's side of a streaming response's sink, given a
+    /// turn whenever the work waits (see `sink.rs`).
+    fn run<C, W, WFut>(
+        self,
+        codec: C,
+        driver: Option<SinkDriver>,
+        work: W,
+    ) -> impl Future<Output = ()> + use<C, W, WFut>
     where
         C: Codec,
         W: FnOnce(RecvStream, RequestFactory) -> WFut,
-        WFut: Future<Output = Result<Reply<C::Encode, S>, Status>>,
-        S: Stream<Item = Result<C::Encode, Status>>,
+        WFut: Future<Output = Result<Reply<C::Encode>, Status>>,
     {
         // The "call finished" log line is the only user of the clock here.
         let started = tracing::enabled!(target: "h2grpc::server::call", tracing::Level::DEBUG)
@@ -246,7 +303,9 @@ impl Call {
         async move {
             let config = &router.config;
             // Phase 1: the request is read and the handler runs. The work does not
-            // touch the responder, so a client reset can be watched alongside it.
+            // touch the responder (a sink only fills its batch; its driver sends
+            // it here when the work waits), so a client reset can be watched
+            // alongside it.
             // (Futures are built where they are pinned: a future first bound to a
             // local and then moved keeps both slots in the call's state.)
             let expired = deadline.is_some_and(|d| d <= Instant::now());
@@ -260,50 +319,50 @@ impl Call {
                 let mut sleep = pin!(deadline.map(tokio::time::sleep_until));
                 let mut work = pin!(work(body, factory));
                 std::future::poll_fn(|cx| {
-                    if responder.poll_reset(cx).is_ready() {
-                        return Poll::Ready(Outcome::Reset);
+                    loop {
+                        if responder.poll_reset(cx).is_ready() {
+                            return Poll::Ready(Outcome::Reset);
+                        }
+                        if let Some(sleep) = sleep.as_mut().as_pin_mut()
+                            && sleep.poll(cx).is_ready()
+                        {
+                            return Poll::Ready(Outcome::DeadlineExceeded);
+                        }
+                        if let Poll::Ready(done) = work.as_mut().poll(cx) {
+                            return Poll::Ready(Outcome::Done(done));
+                        }
+                        match driver.as_ref().map(|d| d.turn(&mut responder, cx)) {
+                            // The sink waited for room and has it: run the handler on.
+                            Some(Ok(true)) => continue,
+                            Some(Err(_)) => return Poll::Ready(Outcome::Reset),
+                            Some(Ok(false)) | None => return Poll::Pending,
+                        }
                     }
-                    if let Some(sleep) = sleep.as_mut().as_pin_mut()
-                        && sleep.poll(cx).is_ready()
-                    {
-                        return Poll::Ready(Outcome::DeadlineExceeded);
-                    }
-                    work.as_mut().poll(cx).map(Outcome::Done)
                 })
                 .await
             };
             // Phase 2: send the reply; a reset surfaces as an h2 error from the responder.
             let outcome = match handled {
-                Outcome::Done(Ok(reply)) => {
-                    let (head, body, trailers) = reply.negotiate(config, accepts_gzip);
-                    match body {
-                        // No await: a unary reply is queued whole, nothing to time out.
-                        ReplyBody::Unary(message) => Outcome::Done(send_unary(
-                            &mut responder,
-                            &codec,
-                            head,
-                            &message,
-                            trailers,
-                            config.max_send_message_bytes,
-                        )),
-                        // Boxed: the streaming send loop is large, and only
-                        // streaming calls should carry it in their state.
-                        // (One await here, deadline inside: locals live across
-                        // two awaits would be kept beside the phase 1 state.)
-                        ReplyBody::Stream(stream) => {
-                            Box::pin(send_stream(
-                                &mut responder,
-                                &codec,
-                                head,
-                                stream,
-                                trailers,
-                                config.max_send_message_bytes,
-                                deadline,
-                            ))
-                            .await
-                        }
-                    }
+                Outcome::Done(Ok(Reply::Message(reply))) => {
+                    let (head, message, trailers) = reply.negotiate(config, accepts_gzip);
+                    // No await: a unary reply is queued whole, nothing to time out.
+                    Outcome::Done(send_unary(
+                        &mut responder,
+                        &codec,
+                        head,
+                        &message,
+                        trailers,
+                        config.max_send_message_bytes,
+                    ))
                 }
+                // The handler is done with its sink: what it left is sent,
+                // under the deadline. Boxed: only streaming calls carry it.
+                Outcome::Done(Ok(Reply::Sink(result))) => match driver.as_ref() {
+                    Some(driver) => {
+                        Box::pin(within(deadline, driver.finish(&mut responder, result))).await
+                    }
+                    None => Outcome::Done(Ok((result.err(), Metadata::new()))),
+                },
                 Outcome::Done(Err(status)) => Outcome::Done(Ok((Some(status), Metadata::new()))),
                 Outcome::DeadlineExceeded => Outcome::DeadlineExceeded,
                 Outcome::Reset => Outcome::Reset,
@@ -340,6 +399,9 @@ impl Call {
                     micros = started.elapsed().as_micros() as u64,
                     "call finished"
                 );
+            }
+            if let Some(driver) = &driver {
+                driver.close(code);
             }
             // Named here so the block owns it: the call counts as open until now.
             drop(_active);
@@ -498,49 +560,30 @@ async fn read_single<T>(stream: &mut Streaming<T>) -> Result<(T, bool), Status> 
     Ok((message, compressed))
 }
 
-/// The stream type of replies that have none (unary and client streaming).
-type NoStream<M> = futures::stream::Empty<Result<M, Status>>;
-
 /// What a handler produced.
-struct Reply<M, S> {
+enum Reply<M> {
+    /// Unary and client streaming: the one response message.
+    Message(MessageReply<M>),
+    /// Server streaming and bidi: the handler has finished with its sink.
+    Sink(Result<(), Status>),
+}
+
+struct MessageReply<M> {
     metadata: Metadata,
-    body: ReplyBody<M, S>,
+    message: M,
     /// Trailers and compression, if the handler set either (kept boxed:
     /// the reply is moved on its way out of the work future).
     extra: Option<Box<ResponseExtra>>,
 }
 
-enum ReplyBody<M, S> {
-    Unary(M),
-    Stream(S),
-}
-
-/// Polls the handler's response stream, turning a panic into `INTERNAL`
-/// for this call only, as [`guard`] does for the handler itself.
-fn poll_guarded<S, T>(stream: Pin<&mut S>, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>>
-where
-    S: Stream<Item = Result<T, Status>>,
-{
-    std::panic::catch_unwind(AssertUnwindSafe(|| stream.poll_next(cx)))
-        .unwrap_or_else(|_| Poll::Ready(Some(Err(Status::internal("response stream panicked")))))
-}
-
-impl<M, S> Reply<M, S> {
-    fn unary(response: Response<M>) -> Reply<M, S> {
+impl<M> Reply<M> {
+    fn message(response: Response<M>) -> Reply<M> {
         let (metadata, message, extra) = response.into_parts();
-        Reply {
+        Reply::Message(MessageReply {
             metadata,
-            body: ReplyBody::Unary(message),
+            message,
             extra,
-        }
-    }
-    fn stream(response: Response<S>) -> Reply<M, S> {
-        let (metadata, stream, extra) = response.into_parts();
-        Reply {
-            metadata,
-            body: ReplyBody::Stream(stream),
-            extra,
-        }
+        })
     }
 }
 
@@ -569,13 +612,13 @@ where
     })
 }
 
-impl<M, S> Reply<M, S> {
+impl<M> MessageReply<M> {
     /// Settles the response compression (doc/compression.md: only with an
     /// encoding the client said it accepts) and splits the reply for sending.
-    fn negotiate(self, config: &Config, accepts_gzip: bool) -> (Head, ReplyBody<M, S>, Metadata) {
-        let Reply {
+    fn negotiate(self, config: &Config, accepts_gzip: bool) -> (Head, M, Metadata) {
+        let MessageReply {
             metadata,
-            body,
+            message,
             extra,
         } = self;
         let ResponseExtra {
@@ -594,7 +637,7 @@ impl<M, S> Reply<M, S> {
             metadata,
             compression,
         };
-        (head, body, trailers)
+        (head, message, trailers)
     }
 }
 
@@ -624,21 +667,8 @@ fn send_unary<C: Codec>(
     Ok((None, trailers))
 }
 
-/// Sends a stream of replies, racing the deadline.
-async fn send_stream<C, S>(
-    responder: &mut Responder,
-    codec: &C,
-    head: Head,
-    stream: S,
-    trailers: Metadata,
-    max_send: usize,
-    deadline: Option<Instant>,
-) -> Outcome<Sent>
-where
-    C: Codec,
-    S: Stream<Item = Result<C::Encode, Status>>,
-{
-    let send = send_batches(responder, codec, head, stream, trailers, max_send);
+/// Runs `send` until `deadline`, if there is one.
+async fn within(deadline: Option<Instant>, send: impl Future<Output = Sent>) -> Outcome<Sent> {
     match deadline {
         None => Outcome::Done(send.await),
         Some(deadline) => match tokio::time::timeout_at(deadline, send).await {
@@ -648,84 +678,10 @@ where
     }
 }
 
-/// Sends a stream of replies in batches, watching for a client reset while
-/// the handler's stream is idle.
-async fn send_batches<C, S>(
-    responder: &mut Responder,
-    codec: &C,
-    head: Head,
-    stream: S,
-    trailers: Metadata,
-    max_send: usize,
-) -> Sent
-where
-    C: Codec,
-    S: Stream<Item = Result<C::Encode, Status>>,
-{
-    let mut stream = pin!(stream);
-    let mut batch = Batch::new();
-    loop {
-        // Take every message that is ready now, up to one batch.
-        let next = std::future::poll_fn(|cx| match poll_guarded(stream.as_mut(), cx) {
-            Poll::Ready(item) => Poll::Ready(Next::Item(item)),
-            Poll::Pending if !batch.is_empty() => Poll::Ready(Next::Flush),
-            // Idle while the handler works: notice a client reset meanwhile.
-            Poll::Pending => responder.poll_reset(cx).map(Next::Reset),
-        })
-        .await;
-        match next {
-            Next::Item(Some(Ok(item))) => {
-                if batch.make_room() {
-                    // A new batch; on the first, the head goes out first.
-                    responder.send_head(&head.metadata, head.compression.encoding)?;
-                }
-                let encoding = head.compression.for_next_message();
-                let buf = batch.buf();
-                if let Err(status) =
-                    encode_message(codec, &item, buf, max_send, encoding, Side::Server)
-                {
-                    flush(responder, &head, &mut batch).await?;
-                    return Ok((Some(status), Metadata::new()));
-                }
-                if let Some(full) = batch.take_full() {
-                    responder.send_data(full).await?;
-                }
-            }
-            Next::Item(Some(Err(status))) => {
-                flush(responder, &head, &mut batch).await?;
-                return Ok((Some(status), trailers));
-            }
-            Next::Item(None) => {
-                flush(responder, &head, &mut batch).await?;
-                return Ok((None, trailers));
-            }
-            Next::Reset(reason) => return Err(h2::Error::from(reason)),
-            // Nothing more ready: send what we have.
-            Next::Flush => flush(responder, &head, &mut batch).await?,
-        }
-    }
-}
-
-/// What the response head carries, sent with the first message, and how
-/// messages are compressed.
+/// What a unary response head carries, and how its message is compressed.
 struct Head {
     metadata: Metadata,
     compression: SendCompression,
-}
-
-/// One step of the streaming send loop.
-enum Next<T> {
-    Item(Option<Result<T, Status>>),
-    Flush,
-    Reset(h2::Reason),
-}
-
-async fn flush(responder: &mut Responder, head: &Head, batch: &mut Batch) -> Result<(), h2::Error> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    responder.send_head(&head.metadata, head.compression.encoding)?;
-    responder.send_data(batch.take_all()).await
 }
 
 #[cfg(test)]

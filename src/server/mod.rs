@@ -30,6 +30,7 @@ mod connection;
 mod goaway;
 mod keepalive;
 mod respond;
+mod sink;
 mod tap;
 
 use std::collections::HashMap;
@@ -45,6 +46,7 @@ use tokio::task::JoinSet;
 
 pub use call::Call;
 pub(crate) use keepalive::ping_loop;
+pub use sink::ResponseSink;
 
 use crate::wire::compression::Encoding;
 use crate::wire::frame::DEFAULT_MAX_RECV_BYTES;

@@ -80,14 +80,20 @@ impl Responder {
         if self.stream.is_some() {
             return Ok(());
         }
-        let mut response = Response::new(());
-        head::response_headers(response.headers_mut(), encoding);
-        metadata.write_to(response.headers_mut());
-        if trace::enabled() {
-            trace::response_head(Side::Server, Dir::Send, 200, response.headers());
+        self.send_built_head(build_head(metadata, encoding))
+    }
+
+    /// Sends a head made by [`build_head`] (once).
+    pub(super) fn send_built_head(&mut self, head: Response<()>) -> Result<(), h2::Error> {
+        if self.stream.is_none() {
+            self.stream = Some(self.respond.send_response(head, false)?);
         }
-        self.stream = Some(self.respond.send_response(response, false)?);
         Ok(())
+    }
+
+    /// The response's DATA stream, once the head has gone out.
+    pub(super) fn stream_mut(&mut self) -> Option<&mut SendStream<Bytes>> {
+        self.stream.as_mut()
     }
 
     /// Sends a batch of framed messages, first waiting for window space.
@@ -145,6 +151,19 @@ impl Responder {
         };
         polled.map(|r| r.unwrap_or(Reason::CANCEL))
     }
+}
+
+/// The response head: `:status 200`, content-type, `grpc-encoding`, metadata.
+/// Traced here, where it is fixed: h2 puts it on the wire before any DATA
+/// of its stream, whenever it is handed over.
+pub(super) fn build_head(metadata: &Metadata, encoding: Option<Encoding>) -> Response<()> {
+    let mut response = Response::new(());
+    head::response_headers(response.headers_mut(), encoding);
+    metadata.write_to(response.headers_mut());
+    if trace::enabled() {
+        trace::response_head(Side::Server, Dir::Send, 200, response.headers());
+    }
+    response
 }
 
 /// Writes `status` into trailers; `None` is OK with no message.
