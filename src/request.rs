@@ -122,6 +122,28 @@ impl<T> Request<T> {
             message_compressed: self.message_compressed,
         }
     }
+    /// Splits off the message, keeping the rest of the request.
+    pub(crate) fn take_message(self) -> (Request<()>, T) {
+        let Request {
+            metadata,
+            message,
+            timeout,
+            deadline,
+            remote_addr,
+            compression,
+            message_compressed,
+        } = self;
+        let request = Request {
+            metadata,
+            message: (),
+            timeout,
+            deadline,
+            remote_addr,
+            compression,
+            message_compressed,
+        };
+        (request, message)
+    }
     pub(crate) fn into_parts(self) -> (Metadata, T, Option<Duration>, SendCompression) {
         (self.metadata, self.message, self.timeout, self.compression)
     }

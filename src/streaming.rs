@@ -6,10 +6,17 @@
 //! `grpc-status` into the stream's final `Err`.
 //!
 //! ```text
-//!   ReadData ──END_STREAM──▶ ReadTrailers (client) ──trailers──▶ Done
-//!      │                         (server: straight to Done)
-//!      └── frame/h2 error ─────────────────────────────────────▶ Done
+//!   AwaitHead (client) ──head──▶ ReadData ──END_STREAM──▶ ReadTrailers (client) ──trailers──▶ Done
+//!      │  └─ Trailers-Only ─────────────────────────────────────────────────────────────────▶ Done
+//!      │                            │                      (server: straight to Done)
+//!      └── bad head, h2 error ──────┴── frame/h2 error ─────────────────────────────────────▶ Done
 //! ```
+//!
+//! AwaitHead: a client-streaming or bidi call hands its `Streaming` out
+//! before the response head has arrived, so the caller can send first: many
+//! servers (grpc-go, C-core) send their head only with their first message,
+//! and a client that waited for it before sending would deadlock against a
+//! handler that reads first.
 //!
 //! Flow control: each chunk's bytes are released back to the peer
 //! (`release_capacity`) as soon as the decoder holds them. The decoder keeps
@@ -30,6 +37,7 @@ use crate::codec::Codec;
 use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{self, Encoding};
 use crate::wire::frame::{self, Decoder};
+use crate::wire::head::{self, ResponseHead};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
 
@@ -38,7 +46,12 @@ use crate::wire::status::{Code, Status};
 /// Yields `Ok(message)` for each message, then ends (`None`). On the client a
 /// call that ended with a non-OK status yields that status as its last item.
 pub struct Streaming<T> {
-    body: RecvStream,
+    /// The DATA and trailers; `None` until the response head has arrived.
+    body: Option<RecvStream>,
+    /// Client only: the response head, while it is awaited.
+    head: Option<h2::client::ResponseFuture>,
+    /// Client only: the response head's metadata, once it has arrived.
+    head_metadata: Option<Metadata>,
     decoder: Decoder,
     decode: DecodeFn<T>,
     /// The peer's `grpc-encoding`: how flag-1 messages are to be inflated.
@@ -53,11 +66,12 @@ pub struct Streaming<T> {
     /// Client only: local deadline enforcement.
     deadline: Option<Pin<Box<Sleep>>>,
     /// Client only: keeps the request-sending task alive; aborts it on drop.
-    _guard: Option<AbortOnDrop>,
+    guard: Option<PumpGuard>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    AwaitHead,
     ReadData,
     ReadTrailers,
     Done,
@@ -70,6 +84,28 @@ pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Where a client's request pump leaves a status that ended the call on our
+/// side (a request over the send limit): it, not the reset it caused, is
+/// what the call's receive side reports.
+pub(crate) type Failure = std::sync::Arc<std::sync::Mutex<Option<Status>>>;
+
+/// The request pump of a stream-style bidi call: aborted with the stream.
+#[derive(Debug)]
+pub(crate) struct PumpGuard {
+    /// Held for its `Drop`.
+    pub(crate) _task: AbortOnDrop,
+    pub(crate) failure: Failure,
+}
+
+impl PumpGuard {
+    fn failure(&self) -> Option<Status> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 }
 
@@ -109,7 +145,9 @@ impl<T> Streaming<T> {
         C: Codec<Decode = T>,
     {
         Streaming {
-            body,
+            body: Some(body),
+            head: None,
+            head_metadata: None,
             decoder: Decoder::new(max_recv_bytes, encoding.is_some()),
             decode: decode_with::<C>,
             encoding,
@@ -118,39 +156,143 @@ impl<T> Streaming<T> {
             expect_trailers: false,
             trailers: None,
             deadline: None,
-            _guard: None,
+            guard: None,
         }
     }
 
-    /// Client side: the server's messages, then its trailers.
+    /// Client side: the server's messages, then its trailers, once the
+    /// response head `response` has arrived.
     pub(crate) fn new_response<C>(
-        body: RecvStream,
+        response: h2::client::ResponseFuture,
         max_recv_bytes: usize,
-        encoding: Option<Encoding>,
         deadline: Option<Instant>,
-        guard: Option<AbortOnDrop>,
-        trailers_only: Option<Metadata>,
     ) -> Streaming<T>
     where
         C: Codec<Decode = T>,
     {
-        // A Trailers-Only OK response has no body to read.
-        let state = if trailers_only.is_some() {
-            State::Done
-        } else {
-            State::ReadData
-        };
         Streaming {
-            body,
-            decoder: Decoder::new(max_recv_bytes, encoding.is_some()),
+            body: None,
+            head: Some(response),
+            head_metadata: None,
+            decoder: Decoder::new(max_recv_bytes, false),
             decode: decode_with::<C>,
-            encoding,
+            encoding: None,
             last_compressed: false,
-            state,
+            state: State::AwaitHead,
             expect_trailers: true,
-            trailers: trailers_only,
+            trailers: None,
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
-            _guard: guard,
+            guard: None,
+        }
+    }
+
+    /// Client side, from a response head already received (unary and server
+    /// streaming, which send their whole request before they wait for it).
+    pub(crate) fn from_head<C>(
+        response: http::Response<RecvStream>,
+        max_recv_bytes: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Streaming<T>, Status>
+    where
+        C: Codec<Decode = T>,
+    {
+        let mut stream = Streaming {
+            body: None,
+            head: None,
+            head_metadata: None,
+            decoder: Decoder::new(max_recv_bytes, false),
+            decode: decode_with::<C>,
+            encoding: None,
+            last_compressed: false,
+            state: State::AwaitHead,
+            expect_trailers: true,
+            trailers: None,
+            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            guard: None,
+        };
+        stream.accept_head(response)?;
+        Ok(stream)
+    }
+
+    /// Keeps a stream-style call's request pump alive as long as this stream.
+    pub(crate) fn set_guard(&mut self, guard: PumpGuard) {
+        self.guard = Some(guard);
+    }
+
+    /// Reads a response head: a Trailers-Only response ends the stream here.
+    fn accept_head(&mut self, response: http::Response<RecvStream>) -> Result<(), Status> {
+        let (parts, body) = response.into_parts();
+        if trace::enabled() {
+            let status = parts.status.as_u16();
+            trace::response_head(Side::Client, Dir::Recv, status, &parts.headers);
+        }
+        self.body = Some(body);
+        // A failed head ends the call: the stream is done, nothing to cancel.
+        let checked = head::check_response(parts.status.as_u16(), &parts.headers);
+        if checked.is_err() {
+            self.state = State::Done;
+            self.deadline = None;
+        }
+        match checked? {
+            ResponseHead::TrailersOnly(trailers) => {
+                self.trailers = Some(trailers);
+                self.head_metadata = Some(Metadata::new());
+                self.state = State::Done;
+                self.deadline = None;
+            }
+            ResponseHead::Messages { encoding } => {
+                self.encoding = encoding;
+                self.decoder = Decoder::new(self.decoder.max_recv_bytes(), encoding.is_some());
+                self.head_metadata = Some(Metadata::from_headers(parts.headers));
+                self.state = State::ReadData;
+            }
+        }
+        Ok(())
+    }
+
+    /// Client: waits for the response head and returns its metadata (empty
+    /// for Trailers-Only). A call that failed in its head returns its status.
+    pub async fn head(&mut self) -> Result<&Metadata, Status> {
+        std::future::poll_fn(|cx| self.poll_head(cx)).await?;
+        Ok(self.head_metadata.get_or_insert_with(Metadata::new))
+    }
+
+    /// Client: the response head's metadata, once it has arrived (see [`Streaming::head`]).
+    pub fn metadata(&self) -> Option<&Metadata> {
+        self.head_metadata.as_ref()
+    }
+
+    pub(crate) fn take_metadata(&mut self) -> Metadata {
+        self.head_metadata.take().unwrap_or_default()
+    }
+
+    fn poll_head(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        if self.state != State::AwaitHead {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(sleep) = self.deadline.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            return self.fail_head(Status::deadline_exceeded("deadline exceeded"));
+        }
+        let Some(response) = self.head.as_mut() else {
+            return self.fail_head(Status::internal("no response head to wait for"));
+        };
+        let response = ready!(std::pin::Pin::new(response).poll(cx));
+        self.head = None;
+        match response {
+            Ok(response) => match self.accept_head(response) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(status) => self.fail_head(status),
+            },
+            Err(e) => self.fail_head(status_from_h2(&e)),
+        }
+    }
+
+    fn fail_head(&mut self, status: Status) -> Poll<Result<(), Status>> {
+        match self.fail(status) {
+            Poll::Ready(Some(Err(status))) => Poll::Ready(Err(status)),
+            _ => Poll::Ready(Err(Status::internal("response head failed"))),
         }
     }
 
@@ -172,7 +314,7 @@ impl<T> Streaming<T> {
         let ended = self.state == State::ReadData
             && !self.expect_trailers
             && self.decoder.buffered() == 0
-            && self.body.is_end_stream();
+            && self.body.as_ref().is_some_and(RecvStream::is_end_stream);
         if ended {
             self.state = State::Done;
         }
@@ -201,11 +343,20 @@ impl<T> Streaming<T> {
     fn fail(&mut self, status: Status) -> Poll<Option<Result<T, Status>>> {
         self.state = State::Done;
         self.deadline = None;
+        // A failure of our own request pump caused this: report it instead.
+        let status = self
+            .guard
+            .as_ref()
+            .and_then(PumpGuard::failure)
+            .unwrap_or(status);
         Poll::Ready(Some(Err(status)))
     }
 
     fn poll_trailers(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
-        match ready!(self.body.poll_trailers(cx)) {
+        let Some(body) = self.body.as_mut() else {
+            return self.fail(Status::internal("no response body"));
+        };
+        match ready!(body.poll_trailers(cx)) {
             Ok(Some(trailers)) => {
                 if trace::enabled() {
                     trace::trailers(Side::Client, Dir::Recv, &trailers);
@@ -238,6 +389,12 @@ impl<T> Stream for Streaming<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
+            if this.state == State::AwaitHead {
+                if let Err(status) = ready!(this.poll_head(cx)) {
+                    return Poll::Ready(Some(Err(status)));
+                }
+                continue;
+            }
             if this.state == State::Done {
                 return Poll::Ready(None);
             }
@@ -274,10 +431,13 @@ impl<T> Stream for Streaming<T> {
             if this.state == State::ReadTrailers {
                 return this.poll_trailers(cx);
             }
-            match ready!(this.body.poll_data(cx)) {
+            let Some(body) = this.body.as_mut() else {
+                return this.fail(Status::internal("no response body"));
+            };
+            match ready!(body.poll_data(cx)) {
                 Some(Ok(chunk)) => {
                     // The decoder owns these bytes now: let the peer send more.
-                    let _ = this.body.flow_control().release_capacity(chunk.len());
+                    let _ = body.flow_control().release_capacity(chunk.len());
                     this.decoder.push(chunk);
                 }
                 Some(Err(e)) => return this.fail(status_from_h2(&e)),

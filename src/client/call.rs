@@ -38,19 +38,19 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use h2::SendStream;
 use http::uri::PathAndQuery;
-use http::{HeaderMap, Method, Uri};
+use http::{Method, Uri};
 use tokio::time::Instant;
 
 use super::Channel;
+use super::handle::{ClientStreamingCall, RequestSink, StreamingCall};
 use crate::codec::{Codec, encode_message};
-use crate::flow::Batch;
 use crate::request::{Request, Response};
-use crate::streaming::{AbortOnDrop, Streaming, status_from_h2};
+use crate::streaming::{AbortOnDrop, Failure, PumpGuard, Streaming, status_from_h2};
 use crate::trace::{self, Dir, Side};
-use crate::wire::compression::{self, Encoding, SendCompression};
+use crate::wire::compression::{Encoding, SendCompression};
 use crate::wire::head;
 use crate::wire::metadata::Metadata;
-use crate::wire::status::{Code, Status};
+use crate::wire::status::Status;
 
 impl Channel {
     /// A unary call: one request, one response.
@@ -67,8 +67,8 @@ impl Channel {
             let response = self
                 .exchange_single(path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
-            let (head, mut stream) = self.open::<C>(response, None, None)?;
-            single(head, &mut stream).await
+            let max = self.inner.config.max_recv_message_bytes;
+            single(&mut Streaming::from_head::<C>(response, max, None)?).await
         })
         .await
     }
@@ -87,13 +87,16 @@ impl Channel {
             let response = self
                 .exchange_single(path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
-            let (head, stream) = self.open::<C>(response, deadline, None)?;
+            let max = self.inner.config.max_recv_message_bytes;
+            let mut stream = Streaming::from_head::<C>(response, max, deadline)?;
+            let head = stream.take_metadata();
             Ok(Response::from_parts(head, stream, Metadata::new()))
         })
         .await
     }
 
-    /// A client-streaming call: a stream of requests, one response.
+    /// A client-streaming call: a stream of requests, one response. The
+    /// stream is sent while the response is awaited, in this same future.
     pub async fn client_streaming<C, S>(
         &self,
         path: &'static str,
@@ -104,27 +107,34 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let (metadata, messages, timeout, compression) = request.into_parts();
-        let compression = self.compression_for(compression);
-        let deadline = deadline_of(timeout);
+        let _ = codec;
+        let (request, messages) = request.take_message();
+        let deadline = deadline_of(request.timeout());
         with_deadline(deadline, async {
-            let (response, send) = self
-                .start(path, &metadata, timeout, compression.encoding)
-                .await?;
-            let (guard, failure) = self.pump(send, messages, codec, compression);
-            let opened = match response.await {
-                Ok(response) => self.open::<C>(response, None, Some(guard)),
-                Err(e) => Err(status_from_h2(&e)),
-            };
-            let (head, mut stream) = pump_failure(&failure).map_or(opened, Err)?;
-            single(head, &mut stream)
-                .await
-                .map_err(|e| pump_failure(&failure).unwrap_or(e))
+            let (mut sink, mut stream) = self.open_call::<C>(path, request).await?;
+            let mut pump = pin!(sink.send_stream(messages));
+            let mut pumping = true;
+            let mut reply = pin!(single(&mut stream));
+            std::future::poll_fn(|cx| {
+                // Our own failure (a request over the limit) first: it is why
+                // the stream was reset.
+                if pumping && let Poll::Ready(pumped) = pump.as_mut().poll(cx) {
+                    pumping = false;
+                    pumped?;
+                }
+                reply.as_mut().poll(cx)
+            })
+            .await
         })
         .await
     }
 
-    /// A bidirectional call: requests and responses interleave freely.
+    /// A bidirectional call: requests and responses interleave freely. The
+    /// request stream is sent by a task of its own, and this returns before
+    /// the response head has arrived (a server may send it only with its
+    /// first reply, to a request this stream has not yielded yet). So the
+    /// `Response`'s metadata is empty: the head's metadata is
+    /// `Streaming::head().await` (or `Streaming::metadata()` once a message came).
     pub async fn streaming<C, S>(
         &self,
         path: &'static str,
@@ -135,22 +145,73 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let (metadata, messages, timeout, compression) = request.into_parts();
+        let (request, messages) = request.take_message();
+        let (mut sink, mut stream) = self.open_call::<C>(path, request).await?;
+        let failure: Failure = Arc::new(Mutex::new(None));
+        let slot = failure.clone();
+        let task = tokio::spawn(async move {
+            if let Err(status) = sink.send_stream(messages).await {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+            }
+        });
+        stream.set_guard(PumpGuard {
+            _task: AbortOnDrop(task),
+            failure,
+        });
+        let _ = codec;
+        Ok(Response::from_parts(
+            Metadata::new(),
+            stream,
+            Metadata::new(),
+        ))
+    }
+
+    /// Starts a client-streaming call and returns its handle at once: send
+    /// requests on it, then `close_and_recv` for the reply. `request` carries
+    /// the metadata, timeout and compression.
+    pub async fn client_streaming_call<C: Codec>(
+        &self,
+        path: &'static str,
+        request: Request<()>,
+        codec: C,
+    ) -> Result<ClientStreamingCall<C::Encode, C::Decode>, Status> {
+        let _ = codec;
+        let (sink, stream) = self.open_call::<C>(path, request).await?;
+        Ok(ClientStreamingCall::new(sink, stream))
+    }
+
+    /// Starts a bidirectional call and returns its handle at once, before the
+    /// server has answered: send and receive on it in any order.
+    pub async fn streaming_call<C: Codec>(
+        &self,
+        path: &'static str,
+        request: Request<()>,
+        codec: C,
+    ) -> Result<StreamingCall<C::Encode, C::Decode>, Status> {
+        let _ = codec;
+        let (sink, stream) = self.open_call::<C>(path, request).await?;
+        Ok(StreamingCall::new(sink, stream))
+    }
+
+    /// Sends the request head of a streaming call; returns its two halves
+    /// without waiting for the response head.
+    async fn open_call<C: Codec>(
+        &self,
+        path: &'static str,
+        request: Request<()>,
+    ) -> Result<(RequestSink<C::Encode>, Streaming<C::Decode>), Status> {
+        let (metadata, (), timeout, compression) = request.into_parts();
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
-        with_deadline(deadline, async {
-            let (response, send) = self
-                .start(path, &metadata, timeout, compression.encoding)
-                .await?;
-            let (guard, failure) = self.pump(send, messages, codec, compression);
-            let opened = match response.await {
-                Ok(response) => self.open::<C>(response, deadline, Some(guard)),
-                Err(e) => Err(status_from_h2(&e)),
-            };
-            let (head, stream) = pump_failure(&failure).map_or(opened, Err)?;
-            Ok(Response::from_parts(head, stream, Metadata::new()))
-        })
-        .await
+        let encoding = compression.encoding;
+        let start = self.start(path, &metadata, timeout, encoding);
+        let (response, send) = with_deadline(deadline, start).await?;
+        let config = &self.inner.config;
+        let sink =
+            RequestSink::new::<C>(send, config.max_send_message_bytes, compression, deadline);
+        let stream =
+            Streaming::new_response::<C>(response, config.max_recv_message_bytes, deadline);
+        Ok((sink, stream))
     }
 
     /// Opens the stream, sends the one request message with END_STREAM
@@ -246,49 +307,6 @@ impl Channel {
         })
     }
 
-    /// Checks the response head; a Trailers-Only or non-200 response becomes
-    /// the call's status.
-    fn open<C: Codec>(
-        &self,
-        response: http::Response<h2::RecvStream>,
-        deadline: Option<Instant>,
-        guard: Option<AbortOnDrop>,
-    ) -> Result<(Metadata, Streaming<C::Decode>), Status> {
-        let (parts, body) = response.into_parts();
-        if trace::enabled() {
-            trace::response_head(
-                Side::Client,
-                Dir::Recv,
-                parts.status.as_u16(),
-                &parts.headers,
-            );
-        }
-        let status = check_response_head(parts.status.as_u16(), &parts.headers)?;
-        let max = self.inner.config.max_recv_message_bytes;
-        match status {
-            // Trailers-Only with OK: an empty stream.
-            Some(trailers) => {
-                let stream =
-                    Streaming::new_response::<C>(body, max, None, None, guard, Some(trailers));
-                Ok((Metadata::new(), stream))
-            }
-            None => {
-                // The server's grpc-encoding says how its flag-1 messages are compressed.
-                let encoding = compression::negotiate(
-                    parts
-                        .headers
-                        .get(compression::GRPC_ENCODING)
-                        .map(|v| v.as_bytes()),
-                )?;
-                let stream =
-                    Streaming::new_response::<C>(body, max, encoding, deadline, guard, None);
-                Ok((Metadata::from_headers(parts.headers), stream))
-            }
-        }
-    }
-
-    /// Spawns the task that sends the request stream; returns its abort guard
-    /// and a slot where it leaves a status if it failed on our side.
     /// The call's own setting, else the channel's default.
     fn compression_for(&self, mut compression: SendCompression) -> SendCompression {
         if compression.encoding.is_none() {
@@ -296,122 +314,10 @@ impl Channel {
         }
         compression
     }
-
-    fn pump<C, S>(
-        &self,
-        send: SendStream<Bytes>,
-        messages: S,
-        codec: C,
-        compression: SendCompression,
-    ) -> (AbortOnDrop, Failure)
-    where
-        C: Codec,
-        S: Stream<Item = C::Encode> + Send + 'static,
-    {
-        let failure: Failure = Arc::new(Mutex::new(None));
-        let slot = failure.clone();
-        let max = self.inner.config.max_send_message_bytes;
-        let task = tokio::spawn(async move {
-            let mut send = send;
-            if let Err(status) = pump(&mut send, messages, &codec, max, &compression).await {
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
-                send.send_reset(h2::Reason::CANCEL);
-            }
-        });
-        (AbortOnDrop(task), failure)
-    }
-}
-
-/// Where the request pump leaves a status that ended the call on our side.
-type Failure = Arc<Mutex<Option<Status>>>;
-
-fn pump_failure(failure: &Failure) -> Option<Status> {
-    failure.lock().unwrap_or_else(|p| p.into_inner()).take()
-}
-
-/// Sends every message of `messages`, coalescing the ready ones, then half-closes.
-/// `Err` only for failures on our side (encoding, send limit); a stream the
-/// server closed just ends the pump: the response carries the server's status.
-async fn pump<C, S>(
-    send: &mut SendStream<Bytes>,
-    messages: S,
-    codec: &C,
-    max: usize,
-    compression: &SendCompression,
-) -> Result<(), Status>
-where
-    C: Codec,
-    S: Stream<Item = C::Encode>,
-{
-    let mut messages = pin!(messages);
-    let mut batch = Batch::new();
-    loop {
-        let next = std::future::poll_fn(|cx| match messages.as_mut().poll_next(cx) {
-            Poll::Ready(item) => Poll::Ready(Some(item)),
-            Poll::Pending if !batch.is_empty() => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        })
-        .await;
-        let sent = match next {
-            Some(Some(item)) => {
-                batch.make_room();
-                encode_message(
-                    codec,
-                    &item,
-                    batch.buf(),
-                    max,
-                    compression.for_next_message(),
-                    Side::Client,
-                )?;
-                match batch.take_full() {
-                    Some(full) => crate::flow::send_data(send, full, false).await,
-                    None => continue,
-                }
-            }
-            // End of input: the last batch carries END_STREAM, or an empty DATA frame does.
-            Some(None) => {
-                let _ = crate::flow::send_data(send, batch.take_all(), true).await;
-                return Ok(());
-            }
-            None => crate::flow::send_data(send, batch.take_all(), false).await,
-        };
-        if sent.is_err() {
-            return Ok(());
-        }
-    }
-}
-
-/// Checks a response head. `Err` for a failed call; `Ok(Some(trailers))` for a
-/// Trailers-Only OK (no messages follow); `Ok(None)` for a normal head.
-///
-/// http-grpc-status-mapping.md: without `grpc-status`, a non-200 `:status`
-/// maps to a code; a 200 whose content-type is not gRPC is `UNKNOWN`.
-fn check_response_head(http_status: u16, headers: &HeaderMap) -> Result<Option<Metadata>, Status> {
-    if let Some(status) = Status::decode_trailers(headers) {
-        if status.code() == Code::Ok && http_status == 200 {
-            return Ok(Some(status.metadata().clone()));
-        }
-        if status.code() != Code::Ok {
-            return Err(status);
-        }
-    }
-    if http_status != 200 {
-        let code = Code::from_http_status(http_status);
-        return Err(Status::new(
-            code,
-            format!("HTTP status {http_status} without grpc-status"),
-        ));
-    }
-    match headers.get(http::header::CONTENT_TYPE) {
-        Some(ct) if head::is_grpc_content_type(ct.as_bytes()) => Ok(None),
-        other => Err(Status::unknown(format!(
-            "invalid content-type {other:?} in response"
-        ))),
-    }
 }
 
 /// Reads exactly one message, then the status (unary and client streaming).
-async fn single<T>(head: Metadata, stream: &mut Streaming<T>) -> Result<Response<T>, Status> {
+pub(super) async fn single<T>(stream: &mut Streaming<T>) -> Result<Response<T>, Status> {
     let Some(message) = stream.message().await? else {
         return Err(Status::unimplemented(
             "server sent OK without a response message",
@@ -424,7 +330,7 @@ async fn single<T>(head: Metadata, stream: &mut Streaming<T>) -> Result<Response
         ));
     }
     let trailers = stream.trailers().cloned().unwrap_or_default();
-    let mut response = Response::from_parts(head, message, trailers);
+    let mut response = Response::from_parts(stream.take_metadata(), message, trailers);
     response.set_message_compressed(compressed);
     Ok(response)
 }

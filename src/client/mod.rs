@@ -17,6 +17,9 @@
 //! The four call patterns live in `call.rs`.
 
 mod call;
+mod handle;
+
+pub use handle::{ClientStreamingCall, RequestSink, StreamingCall};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -203,9 +203,10 @@ impl Call {
     }
 
     /// Server streaming: read the one request message, then run the handler
-    /// on its sink. `eager_head`: the handler holds the sink from the start
-    /// (the stream adapter arms the head itself once it has the response).
-    fn one_request_sink<C, F, Fut>(self, codec: C, eager_head: bool, handler: F)
+    /// on its sink. `handle`: the handler holds the sink from the start, so
+    /// the head goes out the first time it waits (the stream adapter fixes
+    /// the head itself once it has the response).
+    fn one_request_sink<C, F, Fut>(self, codec: C, handle: bool, handler: F)
     where
         C: Codec,
         F: FnOnce(Request<C::Decode>, ResponseSink<C::Encode>) -> Fut + Send + 'static,
@@ -219,16 +220,18 @@ impl Call {
                     read_single(&mut stream).await?
                 };
                 let request = factory.single(message, compressed);
-                if eager_head {
-                    sink.arm_head();
+                if handle {
+                    sink.head_at_first_wait();
                 }
                 Ok(Reply::Sink(guard(pin!(handler(request, sink))).await))
             })
         });
     }
 
-    /// Bidi: the handler gets the request stream and the sink.
-    fn request_stream_sink<C, F, Fut>(self, codec: C, eager_head: bool, handler: F)
+    /// Bidi: the handler gets the request stream and the sink. `handle`: the
+    /// handler holds the sink from the start, and the head goes out as it
+    /// starts: a client may wait for it before it sends what the handler reads.
+    fn request_stream_sink<C, F, Fut>(self, codec: C, handle: bool, handler: F)
     where
         C: Codec,
         F: FnOnce(Request<Streaming<C::Decode>>, ResponseSink<C::Encode>) -> Fut + Send + 'static,
@@ -236,11 +239,11 @@ impl Call {
     {
         start(move || {
             let (sink, driver) = self.sink::<C>();
-            if eager_head {
-                sink.arm_head();
-            }
             self.run(codec, Some(driver), move |body, factory| async move {
                 let request = factory.streaming::<C>(body);
+                if handle {
+                    sink.head_now();
+                }
                 Ok(Reply::Sink(guard(pin!(handler(request, sink))).await))
             })
         });

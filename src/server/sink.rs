@@ -21,12 +21,15 @@
 //! - **Batching**: the call task hands the batch to h2 whenever the handler
 //!   waits (or the batch is full), so every message ready in one poll leaves
 //!   in one DATA write, as a returned stream's ready items always did.
-//! - **The head** (PROTOCOL-HTTP2.md "Responses"): it goes out with the first
-//!   message, on `send_head`, or, once the handler holds the sink, the first
-//!   time the handler waits with nothing sent. A client that waits for the
-//!   head before it sends (tonic, hyper's `Body` model) is then never
-//!   deadlocked against a handler that reads before it writes; a handler
-//!   that fails before it waits still answers Trailers-Only.
+//! - **The head** (PROTOCOL-HTTP2.md "Responses"). A client that waits for
+//!   the head before it sends (tonic, hyper's `Body` model) must never be
+//!   deadlocked against a handler that reads before it writes, so:
+//!   - a bidi handler with a sink: the head goes out as the handler starts;
+//!   - a server-streaming handler with a sink: with the first message, on
+//!     `send_head`, or the first time the handler waits, whichever is first
+//!     (a handler that fails before it waits answers Trailers-Only);
+//!   - a handler that returns a stream: as it returns it (as tonic does);
+//!     an `Err` returned instead is a Trailers-Only response.
 //!
 //! Only the call task touches h2: the sink may be moved to another task,
 //! and then each side wakes the other through the wakers kept in `Shared`.
@@ -85,8 +88,8 @@ pub(super) struct Shared {
     /// Encoded messages not yet handed to h2.
     batch: Batch,
     head: Head,
-    /// Send the head the first time the handler waits: set once the handler
-    /// holds the sink (the stream adapter: once its handler has returned).
+    /// Send the head the first time the handler waits (server-streaming
+    /// handlers with a sink).
     eager_head: bool,
     compression: SendCompression,
     /// Whether the client's `grpc-accept-encoding` lists gzip.
@@ -191,8 +194,14 @@ impl<T> ResponseSink<T> {
     }
 
     /// From now on the head goes out the first time the handler waits.
-    pub(super) fn arm_head(&self) {
+    pub(super) fn head_at_first_wait(&self) {
         self.lock().eager_head = true;
+    }
+
+    /// Fixes the head now, with no metadata: it goes out at the call task's
+    /// next turn, before any message.
+    pub(super) fn head_now(&self) {
+        self.lock().build_head();
     }
 
     /// Sends one message: encodes it (borrowed, no clone) into the next DATA
@@ -330,7 +339,8 @@ impl<T> ResponseSink<T> {
 
     /// Sends a whole stream-style response: its head metadata, its stream,
     /// its trailers and compression (the adapter the returned-`Stream`
-    /// handlers go through). The head goes out the first time the stream waits.
+    /// handlers go through). The head is fixed here and goes out at once,
+    /// unless a message or `send_head` has already sent one.
     pub async fn send_response<S>(&mut self, response: Response<S>) -> Result<(), Status>
     where
         S: Stream<Item = Result<T, Status>>,
@@ -351,7 +361,7 @@ impl<T> ResponseSink<T> {
                     s.compression = compression;
                 }
             }
-            s.eager_head = true;
+            s.build_head();
         }
         self.send_all(stream).await
     }

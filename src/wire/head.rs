@@ -193,6 +193,52 @@ pub fn response_headers(dst: &mut HeaderMap, encoding: Option<Encoding>) {
     );
 }
 
+/// What a well-formed response head says comes next.
+#[derive(Debug)]
+pub enum ResponseHead {
+    /// `:status 200`, a gRPC content-type: messages (compressed with the
+    /// given encoding when flagged) and trailers follow.
+    Messages {
+        /// The server's `grpc-encoding`.
+        encoding: Option<Encoding>,
+    },
+    /// Trailers-Only with `grpc-status: 0`: no message follows; these are
+    /// the trailers' metadata.
+    TrailersOnly(super::metadata::Metadata),
+}
+
+/// Checks a response head. `Err` is the call's status for a failed call:
+/// a Trailers-Only error, or (http-grpc-status-mapping.md) a non-200
+/// `:status` without `grpc-status` mapped to a code, a 200 whose
+/// content-type is not gRPC → `UNKNOWN`, an unsupported `grpc-encoding`.
+pub fn check_response(http_status: u16, headers: &HeaderMap) -> Result<ResponseHead, Status> {
+    if let Some(status) = Status::decode_trailers(headers) {
+        if status.code() == Code::Ok && http_status == 200 {
+            return Ok(ResponseHead::TrailersOnly(status.metadata().clone()));
+        }
+        if status.code() != Code::Ok {
+            return Err(status);
+        }
+    }
+    if http_status != 200 {
+        let code = Code::from_http_status(http_status);
+        return Err(Status::new(
+            code,
+            format!("HTTP status {http_status} without grpc-status"),
+        ));
+    }
+    match headers.get(header::CONTENT_TYPE) {
+        Some(ct) if is_grpc_content_type(ct.as_bytes()) => {}
+        other => {
+            return Err(Status::unknown(format!(
+                "invalid content-type {other:?} in response"
+            )));
+        }
+    }
+    let encoding = compression::negotiate(headers.get(GRPC_ENCODING).map(|v| v.as_bytes()))?;
+    Ok(ResponseHead::Messages { encoding })
+}
+
 /// The fixed headers of a request head, plus `grpc-timeout` when a deadline is
 /// set and `grpc-encoding` when messages may be compressed.
 pub fn request_headers(dst: &mut HeaderMap, timeout: Option<Duration>, encoding: Option<Encoding>) {

@@ -249,8 +249,9 @@ async fn custom_metadata(ctx: &Ctx) -> Result<(), String> {
     let mut request = call(stream::iter([request]));
     add_echo_metadata(request.metadata_mut())?;
     let response = ok(ctx.client.full_duplex_call(request).await, "FullDuplexCall")?;
-    let head = response.metadata().clone();
+    // A bidi call returns before the response head: wait for it here.
     let mut stream = response.into_inner();
+    let head = ok(stream.head().await.cloned(), "FullDuplexCall")?;
     let mut responses = Vec::new();
     while let Some(reply) = ok(stream.message().await, "FullDuplexCall")? {
         responses.push(reply);
