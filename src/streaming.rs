@@ -67,7 +67,13 @@ pub struct Streaming<T> {
     deadline: Option<Pin<Box<Sleep>>>,
     /// Client only: keeps the request-sending task alive; aborts it on drop.
     guard: Option<PumpGuard>,
+    /// Server only: run before the first read (a bidi call fixes its
+    /// response head there, see `server::sink`).
+    before_first_read: Option<BeforeRead>,
 }
+
+/// A callback run once, before a stream's first read.
+pub(crate) type BeforeRead = Box<dyn FnOnce() + Send + Sync>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -157,7 +163,13 @@ impl<T> Streaming<T> {
             trailers: None,
             deadline: None,
             guard: None,
+            before_first_read: None,
         }
+    }
+
+    /// Server: runs `hook` once, just before this stream is first read.
+    pub(crate) fn before_first_read(&mut self, hook: BeforeRead) {
+        self.before_first_read = Some(hook);
     }
 
     /// Client side: the server's messages, then its trailers, once the
@@ -183,6 +195,7 @@ impl<T> Streaming<T> {
             trailers: None,
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
             guard: None,
+            before_first_read: None,
         }
     }
 
@@ -209,6 +222,7 @@ impl<T> Streaming<T> {
             trailers: None,
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
             guard: None,
+            before_first_read: None,
         };
         stream.accept_head(response)?;
         Ok(stream)
@@ -294,6 +308,12 @@ impl<T> Streaming<T> {
             Poll::Ready(Some(Err(status))) => Poll::Ready(Err(status)),
             _ => Poll::Ready(Err(Status::internal("response head failed"))),
         }
+    }
+
+    /// The next message (the seed's `Recv`); `Ok(None)` once the peer has
+    /// ended the stream cleanly (`io.EOF`). The same as [`Streaming::message`].
+    pub async fn recv(&mut self) -> Result<Option<T>, Status> {
+        self.message().await
     }
 
     /// The next message; `Ok(None)` once the stream has ended cleanly.
@@ -388,6 +408,9 @@ impl<T> Stream for Streaming<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if let Some(hook) = this.before_first_read.take() {
+            hook();
+        }
         loop {
             if this.state == State::AwaitHead {
                 if let Err(status) = ready!(this.poll_head(cx)) {

@@ -125,7 +125,11 @@ async fn client_streaming_collects_all() {
     let server = TestServer::start().await;
     let client = client(&server).await;
     let input = futures::stream::iter((0..10).map(|i| req(&i.to_string())));
-    let response = client.client_stream(input).await.unwrap().into_inner();
+    let response = client
+        .client_stream_stream(input)
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(response.message, "0,1,2,3,4,5,6,7,8,9");
     assert_eq!(response.index, 10);
 }
@@ -138,7 +142,11 @@ async fn client_streaming_many_batches_arrive_whole_and_in_order() {
     let client = client(&server).await;
     let n = 3000;
     let input = futures::stream::iter((0..n).map(|i| req(&format!("{i:0100}"))));
-    let response = client.client_stream(input).await.unwrap().into_inner();
+    let response = client
+        .client_stream_stream(input)
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(response.index, n);
     let expected: Vec<String> = (0..n).map(|i| format!("{i:0100}")).collect();
     assert_eq!(response.message, expected.join(","));
@@ -149,7 +157,7 @@ async fn client_streaming_empty_input() {
     let server = TestServer::start().await;
     let client = client(&server).await;
     let response = client
-        .client_stream(futures::stream::empty())
+        .client_stream_stream(futures::stream::empty())
         .await
         .unwrap()
         .into_inner();
@@ -163,7 +171,7 @@ async fn client_streaming_server_replies_before_input_ends() {
     // Two messages, then the client keeps the stream open forever.
     let input =
         futures::stream::iter(vec![req("a"), req("stop")]).chain(futures::stream::pending());
-    let response = tokio::time::timeout(Duration::from_secs(5), client.client_stream(input))
+    let response = tokio::time::timeout(Duration::from_secs(5), client.client_stream_stream(input))
         .await
         .expect("the early reply must end the call")
         .unwrap();
@@ -176,7 +184,7 @@ async fn bidi_ping_pong_interleaves() {
     let client = client(&server).await;
     let (tx, rx) = futures::channel::mpsc::unbounded();
     tx.unbounded_send(req("ping-0")).unwrap();
-    let mut responses = client.bidi(rx).await.unwrap().into_inner();
+    let mut responses = client.bidi_stream(rx).await.unwrap().into_inner();
     for i in 0..20u32 {
         let got = responses
             .message()
@@ -199,7 +207,7 @@ async fn bidi_server_finishes_before_client_half_closes() {
     let (tx, rx) = futures::channel::mpsc::unbounded();
     tx.unbounded_send(req("one")).unwrap();
     tx.unbounded_send(req("stop")).unwrap();
-    let mut responses = client.bidi(rx).await.unwrap().into_inner();
+    let mut responses = client.bidi_stream(rx).await.unwrap().into_inner();
     assert_eq!(responses.message().await.unwrap().unwrap().message, "one");
     // The server ended its half with OK while ours is still open.
     let end = tokio::time::timeout(Duration::from_secs(5), responses.message())
@@ -282,7 +290,7 @@ async fn dropping_a_stream_cancels_the_handler() {
     // Same for a bidi call whose client goes away mid-stream.
     let (tx, rx) = futures::channel::mpsc::unbounded();
     tx.unbounded_send(req("a")).unwrap();
-    let mut responses = client.bidi(rx).await.unwrap().into_inner();
+    let mut responses = client.bidi_stream(rx).await.unwrap().into_inner();
     responses.message().await.unwrap().unwrap();
     drop(responses);
     eventually("bidi handler dropped", || {
@@ -553,7 +561,7 @@ async fn gzip_both_ways_and_per_message_toggle() {
     // Client streaming with gzip: every message compressed, server decodes them all.
     let mut request = Request::new(futures::stream::iter((0..5).map(|i| req(&i.to_string()))));
     request.set_send_compression(Encoding::Gzip);
-    let response = client.client_stream(request).await.unwrap();
+    let response = client.client_stream_stream(request).await.unwrap();
     assert_eq!(response.get_ref().message, "0,1,2,3,4");
 }
 
@@ -622,7 +630,7 @@ async fn client_going_away_cancels_unary_and_client_streaming_handlers() {
     let input = futures::stream::iter(vec![req("a")]).chain(futures::stream::pending());
     let call = {
         let client = client.clone();
-        tokio::spawn(async move { client.client_stream(input).await })
+        tokio::spawn(async move { client.client_stream_stream(input).await })
     };
     eventually("client-stream handler running", || {
         active.load(Ordering::SeqCst) == 1
@@ -714,12 +722,16 @@ async fn connection_threads_serve_every_pattern_and_stop_with_the_server() {
         server_stream_in_order(client, 50).await;
 
         let input = futures::stream::iter((0..5).map(|i| req(&i.to_string())));
-        let collected = client.client_stream(input).await.unwrap().into_inner();
+        let collected = client
+            .client_stream_stream(input)
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(collected.message, "0,1,2,3,4");
 
         let (tx, rx) = futures::channel::mpsc::unbounded();
         tx.unbounded_send(req("ping")).unwrap();
-        let mut responses = client.bidi(rx).await.unwrap().into_inner();
+        let mut responses = client.bidi_stream(rx).await.unwrap().into_inner();
         assert_eq!(responses.message().await.unwrap().unwrap().message, "ping");
         drop(tx);
         assert!(responses.message().await.unwrap().is_none());

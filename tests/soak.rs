@@ -62,13 +62,13 @@ async fn one_call(client: &OrderManagementClient, n: u64) -> Result<(), (u64, h2
                     destination: "San Jose, CA".into(),
                 };
                 client
-                    .update_orders(futures::stream::iter(vec![order]))
+                    .update_orders_stream(futures::stream::iter(vec![order]))
                     .await
                     .map(drop)
             }
             _ => {
                 let ids = futures::stream::iter(["102", "103", "104"].map(String::from));
-                let mut s = client.process_orders(ids).await?.into_inner();
+                let mut s = client.process_orders_stream(ids).await?.into_inner();
                 while s.next().await.transpose()?.is_some() {}
                 Ok(())
             }

@@ -87,6 +87,61 @@ pub(crate) fn method_ident(method: &Method) -> String {
 }
 
 fn client_method(service: &Service, method: &Method, code: &mut Code) {
+    if method.client_streaming {
+        handle_method(service, method, code);
+        code.line("");
+    }
+    stream_method(service, method, code);
+}
+
+/// A client-streaming or bidi rpc as a call handle (the seed's model): the
+/// method returns once the request head is sent; the caller sends on it.
+fn handle_method(service: &Service, method: &Method, code: &mut Code) {
+    let input = emit::message_type(&method.input_type);
+    let output = emit::message_type(&method.output_type);
+    let path = emit::method_path(service, method);
+    let (channel_fn, handle) = if method.server_streaming {
+        ("streaming_call", "StreamingCall")
+    } else {
+        ("client_streaming_call", "ClientStreamingCall")
+    };
+    code.comments(
+        &method.comments,
+        &format!(
+            "Starts the {} `{}` rpc (`{path}`) and returns its handle: `send`, then {}.\n\n\
+             `request` carries the call's metadata and timeout (`()` for none).",
+            emit::pattern_name(method),
+            method.proto_name,
+            if method.server_streaming {
+                "`recv` in any order, and `close_send`"
+            } else {
+                "`close_and_recv`"
+            }
+        ),
+    );
+    code.open(&format!("pub async fn {}(", method_ident(method)));
+    code.line("&self,");
+    code.line("request: impl ::h2grpc::IntoRequest<()>,");
+    code.reopen(&format!(
+        ") -> Result<::h2grpc::client::{handle}<{input}, {output}>, ::h2grpc::Status> {{"
+    ));
+    code.line("self.channel");
+    code.indent();
+    code.open(&format!(".{channel_fn}("));
+    code.line(&format!("\"{path}\","));
+    code.line("::h2grpc::IntoRequest::into_request(request),");
+    code.line(&format!(
+        "::h2grpc::codec::ProstCodec::<{input}, {output}>::default(),"
+    ));
+    code.close(")");
+    code.line(".await");
+    code.dedent();
+    code.close("}");
+}
+
+/// The rpc with whole values: a message (or a `Stream` of them for a
+/// client-streaming or bidi rpc, under `<name>_stream`) in, a response out.
+fn stream_method(service: &Service, method: &Method, code: &mut Code) {
     let input = emit::message_type(&method.input_type);
     let output = emit::message_type(&method.output_type);
     let path = emit::method_path(service, method);
@@ -126,7 +181,12 @@ fn client_method(service: &Service, method: &Method, code: &mut Code) {
             method.proto_name
         ),
     );
-    code.open(&format!("pub async fn {}(", method_ident(method)));
+    let name = if method.client_streaming {
+        format!("{}_stream", method_ident(method))
+    } else {
+        method_ident(method)
+    };
+    code.open(&format!("pub async fn {name}("));
     code.line("&self,");
     code.line(&format!("request: {param},"));
     code.reopen(&format!(

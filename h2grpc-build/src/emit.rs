@@ -7,7 +7,7 @@
 //! Service-Name "/" {method name}", where Service-Name is the fully qualified
 //! proto service name.
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use heck::ToSnakeCase;
 use prost_build::{Comments, Method, Service};
 
 /// Builds generated source line by line, four spaces per nesting level.
@@ -131,12 +131,6 @@ pub(crate) fn module_name(service: &Service, side: &str) -> String {
     format!("{}_{side}", service.proto_name.to_snake_case())
 }
 
-/// Associated stream type for a method whose response streams, e.g.
-/// `searchOrders` becomes `SearchOrdersStream`.
-pub(crate) fn stream_type_name(method: &Method) -> String {
-    format!("{}Stream", method.proto_name.to_upper_camel_case())
-}
-
 /// The human name of a method's call pattern, for generated docs.
 pub(crate) fn pattern_name(method: &Method) -> &'static str {
     match (method.client_streaming, method.server_streaming) {
@@ -153,7 +147,7 @@ mod tests {
 
     fn service(package: &str, name: &str) -> Service {
         Service {
-            name: name.to_upper_camel_case(),
+            name: heck::ToUpperCamelCase::to_upper_camel_case(name),
             proto_name: name.to_owned(),
             package: package.to_owned(),
             comments: Comments::default(),
@@ -210,14 +204,6 @@ mod tests {
     fn generated_names() {
         let svc = service("a.b", "OrderManagement");
         assert_eq!(module_name(&svc, "server"), "order_management_server");
-        assert_eq!(
-            stream_type_name(&method("searchOrders", false, true)),
-            "SearchOrdersStream"
-        );
-        assert_eq!(
-            stream_type_name(&method("FullDuplexCall", true, true)),
-            "FullDuplexCallStream"
-        );
         assert_eq!(pattern_name(&method("x", true, false)), "client-streaming");
     }
 

@@ -38,12 +38,14 @@
 //!
 //! - `ecommerce::order_management_server::OrderManagement`, a trait with one
 //!   method per rpc (`fn add_order(&self, Request<Order>) -> impl Future<..>`;
-//!   implement it with `async fn`) and an associated `…Stream` type per
-//!   server-streaming or bidi rpc;
+//!   implement it with `async fn`); a server-streaming or bidi handler also
+//!   gets a `ResponseSink` to send on and returns `Result<(), Status>`;
 //! - `ecommerce::order_management_server::OrderManagementServer<T>`, the
 //!   `h2grpc::server::Service` to register with the server;
 //! - `ecommerce::order_management_client::OrderManagementClient`, with one
-//!   `async fn` per rpc.
+//!   `async fn` per rpc; a client-streaming or bidi rpc returns a call handle
+//!   (`send`, `recv`, `close_send`, `close_and_recv`), and `<rpc>_stream`
+//!   takes a whole `Stream` of requests instead.
 //!
 //! The user crate needs `h2grpc` and `prost` as dependencies. Message types
 //! mapped with `extern_path` should use absolute paths (`::crate_name::Type`

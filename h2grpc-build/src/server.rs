@@ -11,14 +11,16 @@
 //! pub mod order_management_server {
 //!     pub trait OrderManagement: Send + Sync + 'static {
 //!         fn add_order(&self, request: Request<In>) -> impl Future<Output = Result<Response<Out>, Status>> + Send;
-//!         type SearchOrdersStream: Stream<Item = Result<Out, Status>> + Send + 'static;
-//!         fn search_orders(..) -> impl Future<Output = Result<Response<Self::SearchOrdersStream>, Status>> + Send;
+//!         // streaming responses: the handler sends on a sink and returns the status
+//!         fn search_orders(&self, request: Request<In>, sink: ResponseSink<Out>)
+//!             -> impl Future<Output = Result<(), Status>> + Send;
 //!     }
 //!     pub const SERVICE_NAME: &str = "ecommerce.OrderManagement";
 //!     pub struct OrderManagementServer<T> { inner: Arc<T> }
 //!     impl<T: OrderManagement> Service for OrderManagementServer<T> {
 //!         fn call(&self, method: &str, call: Call) {
-//!             match method { "addOrder" => call.unary(ProstCodec::<Out, In>::default(), ..), .., _ => call.unimplemented() }
+//!             match method { "addOrder" => call.unary(ProstCodec::<Out, In>::default(), ..),
+//!                            "searchOrders" => call.server_streaming_sink(..), .., _ => call.unimplemented() }
 //!         }
 //!     }
 //! }
@@ -59,8 +61,9 @@ pub(crate) fn generate(service: &Service, code: &mut Code) {
     code.close("}");
 }
 
-/// The trait users implement: one method per rpc, plus an associated stream
-/// type per server-streaming or bidi rpc.
+/// The trait users implement: one method per rpc. A server-streaming or
+/// bidi handler gets a `ResponseSink` to send on (the seed's `stream.Send`);
+/// a handler holding a ready stream hands it over with `sink.send_all`.
 fn handler_trait(service: &Service, full_name: &str, code: &mut Code) {
     code.comments(
         &service.comments,
@@ -87,22 +90,6 @@ fn trait_method(method: &Method, code: &mut Code) {
     } else {
         format!("::h2grpc::Request<{input}>")
     };
-    let response_body = if method.server_streaming {
-        let stream = emit::stream_type_name(method);
-        code.doc(&format!(
-            "Stream of responses returned by `{}`.",
-            method.name
-        ));
-        code.line(&format!(
-            "type {stream}: ::h2grpc::codegen::Stream<Item = Result<{output}, ::h2grpc::Status>>"
-        ));
-        code.line("    + Send");
-        code.line("    + 'static;");
-        code.line("");
-        format!("Self::{stream}")
-    } else {
-        output
-    };
 
     code.comments(
         &method.comments,
@@ -115,11 +102,18 @@ fn trait_method(method: &Method, code: &mut Code) {
     code.open(&format!("fn {}(", method.name));
     code.line("&self,");
     code.line(&format!("request: {request},"));
-    code.close(") -> impl ::h2grpc::codegen::Future<");
-    code.line(&format!(
-        "    Output = Result<::h2grpc::Response<{response_body}>, ::h2grpc::Status>,"
-    ));
-    code.line("> + Send;");
+    if method.server_streaming {
+        code.line(&format!("sink: ::h2grpc::server::ResponseSink<{output}>,"));
+        code.close(
+            ") -> impl ::h2grpc::codegen::Future<Output = Result<(), ::h2grpc::Status>> + Send;",
+        );
+    } else {
+        code.close(") -> impl ::h2grpc::codegen::Future<");
+        code.line(&format!(
+            "    Output = Result<::h2grpc::Response<{output}>, ::h2grpc::Status>,"
+        ));
+        code.line("> + Send;");
+    }
 }
 
 /// The adapter struct, its constructors, and `Clone`/`Debug` without bounds
@@ -200,13 +194,16 @@ fn match_arm(method: &Method, code: &mut Code) {
     let output = emit::message_type(&method.output_type);
     let (call_fn, request) = match (method.client_streaming, method.server_streaming) {
         (false, false) => ("unary", format!("::h2grpc::Request<{input}>")),
-        (false, true) => ("server_streaming", format!("::h2grpc::Request<{input}>")),
+        (false, true) => (
+            "server_streaming_sink",
+            format!("::h2grpc::Request<{input}>"),
+        ),
         (true, false) => (
             "client_streaming",
             format!("::h2grpc::Request<::h2grpc::Streaming<{input}>>"),
         ),
         (true, true) => (
-            "streaming",
+            "streaming_sink",
             format!("::h2grpc::Request<::h2grpc::Streaming<{input}>>"),
         ),
     };
@@ -218,8 +215,15 @@ fn match_arm(method: &Method, code: &mut Code) {
     code.line(&format!(
         "::h2grpc::codec::ProstCodec::<{output}, {input}>::default(),"
     ));
-    code.open(&format!("move |request: {request}| async move {{"));
-    code.line(&format!("inner.{}(request).await", method.name));
+    if method.server_streaming {
+        code.open(&format!(
+            "move |request: {request}, sink: ::h2grpc::server::ResponseSink<{output}>| async move {{"
+        ));
+        code.line(&format!("inner.{}(request, sink).await", method.name));
+    } else {
+        code.open(&format!("move |request: {request}| async move {{"));
+        code.line(&format!("inner.{}(request).await", method.name));
+    }
     code.close("},");
     code.close(");");
     code.close("}");

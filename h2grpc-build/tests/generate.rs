@@ -75,7 +75,7 @@ fn assert_lacks(code: &str, needle: &str) {
 const STRING: &str = "::prost::alloc::string::String";
 
 #[test]
-fn server_trait_has_one_method_per_rpc_and_stream_types() {
+fn server_trait_has_one_method_per_rpc_and_sinks_for_streamed_responses() {
     let code = generate("order_management.proto", "ecommerce.rs");
 
     assert_has(&code, "pub mod order_management_server {");
@@ -96,20 +96,13 @@ fn server_trait_has_one_method_per_rpc_and_stream_types() {
         &code,
         "/// Handles the unary `getOrder` rpc.\nfn get_order(",
     );
-    // Server streaming: an associated stream type, named after the proto method.
-    assert_has(
-        &code,
-        "type SearchOrdersStream: ::h2grpc::codegen::Stream<
-             Item = Result<super::Order, ::h2grpc::Status>,
-         > + Send + 'static;",
-    );
+    // Server streaming: the handler sends on a sink and returns the status.
     assert_has(
         &code,
         &format!(
-            "fn search_orders(&self, request: ::h2grpc::Request<{STRING}>)
-                 -> impl ::h2grpc::codegen::Future<
-                     Output = Result<::h2grpc::Response<Self::SearchOrdersStream>, ::h2grpc::Status>,
-                 > + Send;"
+            "fn search_orders(&self, request: ::h2grpc::Request<{STRING}>,
+                 sink: ::h2grpc::server::ResponseSink<super::Order>)
+                 -> impl ::h2grpc::codegen::Future<Output = Result<(), ::h2grpc::Status>> + Send;"
         ),
     );
     // Client streaming: Streaming input, plain output, no stream type.
@@ -122,22 +115,15 @@ fn server_trait_has_one_method_per_rpc_and_stream_types() {
                  > + Send;"
         ),
     );
-    assert_lacks(&code, "UpdateOrdersStream");
-    assert_lacks(&code, "AddOrderStream");
-    // Bidi: both.
-    assert_has(
-        &code,
-        "type ProcessOrdersStream: ::h2grpc::codegen::Stream<
-             Item = Result<super::CombinedShipment, ::h2grpc::Status>,
-         > + Send + 'static;",
-    );
+    // No associated stream types: a handler with a ready stream uses `sink.send_all`.
+    assert_lacks(&code, "Stream:");
+    // Bidi: Streaming input, and a sink.
     assert_has(
         &code,
         &format!(
-            "fn process_orders(&self, request: ::h2grpc::Request<::h2grpc::Streaming<{STRING}>>)
-                 -> impl ::h2grpc::codegen::Future<
-                     Output = Result<::h2grpc::Response<Self::ProcessOrdersStream>, ::h2grpc::Status>,
-                 > + Send;"
+            "fn process_orders(&self, request: ::h2grpc::Request<::h2grpc::Streaming<{STRING}>>,
+                 sink: ::h2grpc::server::ResponseSink<super::CombinedShipment>)
+                 -> impl ::h2grpc::codegen::Future<Output = Result<(), ::h2grpc::Status>> + Send;"
         ),
     );
     assert_has(
@@ -175,7 +161,7 @@ fn server_dispatch_matches_proto_names_with_response_first_codec() {
         ),
         (
             "searchOrders",
-            "server_streaming",
+            "server_streaming_sink",
             "super::Order",
             STRING,
             "search_orders",
@@ -191,7 +177,7 @@ fn server_dispatch_matches_proto_names_with_response_first_codec() {
         ),
         (
             "processOrders",
-            "streaming",
+            "streaming_sink",
             "super::CombinedShipment",
             STRING,
             "process_orders",
@@ -204,6 +190,15 @@ fn server_dispatch_matches_proto_names_with_response_first_codec() {
         } else {
             format!("::h2grpc::Request<{decode}>")
         };
+        // A streamed response: the handler also gets the sink.
+        let (params, args) = if call_fn.ends_with("_sink") {
+            (
+                format!("request: {request}, sink: ::h2grpc::server::ResponseSink<{encode}>"),
+                "request, sink",
+            )
+        } else {
+            (format!("request: {request}"), "request")
+        };
         assert_has(
             &code,
             &format!(
@@ -211,7 +206,7 @@ fn server_dispatch_matches_proto_names_with_response_first_codec() {
                      let inner = ::h2grpc::codegen::Arc::clone(&self.inner);
                      call.{call_fn}(
                          ::h2grpc::codec::ProstCodec::<{encode}, {decode}>::default(),
-                         move |request: {request}| async move {{ inner.{rust_name}(request).await }},
+                         move |{params}| async move {{ inner.{rust_name}({args}).await }},
                      );
                  }}"
             ),
@@ -275,10 +270,36 @@ fn client_calls_full_paths_with_request_first_codec() {
                  ).await"
         ),
     );
+    // Client streaming and bidi: a call handle under the rpc's name (the
+    // seed's model), the whole-stream form under `<name>_stream`.
     assert_has(
         &code,
         &format!(
-            "pub async fn update_orders(
+            "pub async fn update_orders(&self, request: impl ::h2grpc::IntoRequest<()>)
+                 -> Result<::h2grpc::client::ClientStreamingCall<super::Order, {STRING}>, ::h2grpc::Status> {{
+                 self.channel.client_streaming_call(
+                     \"/ecommerce.OrderManagement/updateOrders\",
+                     ::h2grpc::IntoRequest::into_request(request),
+                     ::h2grpc::codec::ProstCodec::<super::Order, {STRING}>::default(),
+                 ).await"
+        ),
+    );
+    assert_has(
+        &code,
+        &format!(
+            "pub async fn process_orders(&self, request: impl ::h2grpc::IntoRequest<()>)
+                 -> Result<::h2grpc::client::StreamingCall<{STRING}, super::CombinedShipment>, ::h2grpc::Status> {{
+                 self.channel.streaming_call(
+                     \"/ecommerce.OrderManagement/processOrders\",
+                     ::h2grpc::IntoRequest::into_request(request),
+                     ::h2grpc::codec::ProstCodec::<{STRING}, super::CombinedShipment>::default(),
+                 ).await"
+        ),
+    );
+    assert_has(
+        &code,
+        &format!(
+            "pub async fn update_orders_stream(
                  &self,
                  request: impl ::h2grpc::IntoStreamingRequest<Message = super::Order>,
              ) -> Result<::h2grpc::Response<{STRING}>, ::h2grpc::Status> {{
@@ -292,7 +313,7 @@ fn client_calls_full_paths_with_request_first_codec() {
     assert_has(
         &code,
         &format!(
-            "pub async fn process_orders(
+            "pub async fn process_orders_stream(
                  &self,
                  request: impl ::h2grpc::IntoStreamingRequest<Message = {STRING}>,
              ) -> Result<::h2grpc::Response<::h2grpc::Streaming<super::CombinedShipment>>, ::h2grpc::Status> {{
@@ -354,8 +375,12 @@ fn well_known_and_sibling_package_types_resolve() {
     // The client must not redefine its `connect` constructor; the rpc keeps its wire name.
     assert_has(&code, "pub async fn connect_rpc(");
     assert_has(&code, "\"/shop.inventory.Inventory/Connect\",");
-    assert_has(&code, "fn connect(&self, request: ::h2grpc::Request<()>)");
-    assert_has(&code, "type ConnectStream:");
+    assert_has(
+        &code,
+        "fn connect(&self, request: ::h2grpc::Request<()>,
+             sink: ::h2grpc::server::ResponseSink<super::Reservation>)",
+    );
+    assert_lacks(&code, "type ConnectStream:");
     // An empty service dispatches straight to UNIMPLEMENTED.
     assert_has(
         &code,
@@ -461,10 +486,10 @@ fn unformatted_output_is_tidy() {
     let expected = r#"
                 "processOrders" => {
                     let inner = ::h2grpc::codegen::Arc::clone(&self.inner);
-                    call.streaming(
+                    call.streaming_sink(
                         ::h2grpc::codec::ProstCodec::<super::CombinedShipment, ::prost::alloc::string::String>::default(),
-                        move |request: ::h2grpc::Request<::h2grpc::Streaming<::prost::alloc::string::String>>| async move {
-                            inner.process_orders(request).await
+                        move |request: ::h2grpc::Request<::h2grpc::Streaming<::prost::alloc::string::String>>, sink: ::h2grpc::server::ResponseSink<super::CombinedShipment>| async move {
+                            inner.process_orders(request, sink).await
                         },
                     );
                 }

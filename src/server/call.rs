@@ -229,8 +229,8 @@ impl Call {
     }
 
     /// Bidi: the handler gets the request stream and the sink. `handle`: the
-    /// handler holds the sink from the start, and the head goes out as it
-    /// starts: a client may wait for it before it sends what the handler reads.
+    /// handler holds the sink from the start, and the head goes out when it
+    /// first reads: a client may wait for the head before it sends.
     fn request_stream_sink<C, F, Fut>(self, codec: C, handle: bool, handler: F)
     where
         C: Codec,
@@ -240,9 +240,9 @@ impl Call {
         start(move || {
             let (sink, driver) = self.sink::<C>();
             self.run(codec, Some(driver), move |body, factory| async move {
-                let request = factory.streaming::<C>(body);
+                let mut request = factory.streaming::<C>(body);
                 if handle {
-                    sink.head_now();
+                    request.get_mut().before_first_read(sink.head_before());
                 }
                 Ok(Reply::Sink(guard(pin!(handler(request, sink))).await))
             })

@@ -24,7 +24,10 @@
 //! - **The head** (PROTOCOL-HTTP2.md "Responses"). A client that waits for
 //!   the head before it sends (tonic, hyper's `Body` model) must never be
 //!   deadlocked against a handler that reads before it writes, so:
-//!   - a bidi handler with a sink: the head goes out as the handler starts;
+//!   - a bidi handler with a sink: the head goes out when the handler first
+//!     reads the request stream, if it has not sent it before (so a handler
+//!     can still `send_head` its metadata, and one that fails before it
+//!     reads answers Trailers-Only);
 //!   - a server-streaming handler with a sink: with the first message, on
 //!     `send_head`, or the first time the handler waits, whichever is first
 //!     (a handler that fails before it waits answers Trailers-Only);
@@ -47,6 +50,7 @@ use super::respond::{Responder, build_head};
 use crate::codec::{Codec, encode_message};
 use crate::flow::Batch;
 use crate::request::{Response, ResponseExtra};
+use crate::streaming::BeforeRead;
 use crate::trace::Side;
 use crate::wire::compression::{CompressionToggle, Encoding, SendCompression};
 use crate::wire::metadata::Metadata;
@@ -198,10 +202,13 @@ impl<T> ResponseSink<T> {
         self.lock().eager_head = true;
     }
 
-    /// Fixes the head now, with no metadata: it goes out at the call task's
-    /// next turn, before any message.
-    pub(super) fn head_now(&self) {
-        self.lock().build_head();
+    /// A hook that fixes the head (with whatever metadata `send_head` or
+    /// `set_head_metadata` gave it by then): a bidi handler's request stream
+    /// runs it before its first read, so the head goes out before the
+    /// handler waits for the client.
+    pub(super) fn head_before(&self) -> BeforeRead {
+        let shared = self.shared.clone();
+        Box::new(move || lock(&shared).build_head())
     }
 
     /// Sends one message: encodes it (borrowed, no clone) into the next DATA

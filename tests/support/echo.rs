@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use h2grpc::server::ResponseSink;
 use h2grpc::server::{Builder, Server};
 use h2grpc::{BoxStream, Code, Request, Response, Status, Streaming};
 use tokio::net::TcpListener;
@@ -114,17 +115,20 @@ impl Echo for EchoService {
         Ok(response)
     }
 
-    type ServerStreamStream = BoxStream<EchoResponse>;
-
     async fn server_stream(
         &self,
         request: Request<EchoRequest>,
-    ) -> Result<Response<Self::ServerStreamStream>, Status> {
-        let guard = self.enter();
-        let req = request.into_inner();
-        let finished = self.finished.clone();
-        let stream = async_stream(req, guard, finished);
-        Ok(Response::new(stream))
+        mut sink: ResponseSink<EchoResponse>,
+    ) -> Result<(), Status> {
+        let response: Result<Response<BoxStream<EchoResponse>>, Status> = async {
+            let guard = self.enter();
+            let req = request.into_inner();
+            let finished = self.finished.clone();
+            let stream = async_stream(req, guard, finished);
+            Ok(Response::new(stream))
+        }
+        .await;
+        sink.send_response(response?).await
     }
 
     async fn client_stream(
@@ -152,41 +156,44 @@ impl Echo for EchoService {
         }))
     }
 
-    type BidiStream = BoxStream<EchoResponse>;
-
     async fn bidi(
         &self,
         request: Request<Streaming<EchoRequest>>,
-    ) -> Result<Response<Self::BidiStream>, Status> {
-        let guard = self.enter();
-        let input = request.into_inner();
-        let finished = self.finished.clone();
-        let stream = futures::stream::unfold(
-            (input, 0u32, Some(guard), finished),
-            |(mut input, i, guard, finished)| async move {
-                let guard = guard?;
-                match input.message().await {
-                    Ok(Some(req)) => {
-                        if let Err(status) = behave(&req).await {
-                            return Some((Err(status), (input, i + 1, None, finished)));
+        mut sink: ResponseSink<EchoResponse>,
+    ) -> Result<(), Status> {
+        let response: Result<Response<BoxStream<EchoResponse>>, Status> = async {
+            let guard = self.enter();
+            let input = request.into_inner();
+            let finished = self.finished.clone();
+            let stream = futures::stream::unfold(
+                (input, 0u32, Some(guard), finished),
+                |(mut input, i, guard, finished)| async move {
+                    let guard = guard?;
+                    match input.message().await {
+                        Ok(Some(req)) => {
+                            if let Err(status) = behave(&req).await {
+                                return Some((Err(status), (input, i + 1, None, finished)));
+                            }
+                            // "stop" ends the response stream while the client may still send.
+                            if req.message == "stop" {
+                                finished.fetch_add(1, Ordering::SeqCst);
+                                return None;
+                            }
+                            Some((Ok(reply(&req, i)), (input, i + 1, Some(guard), finished)))
                         }
-                        // "stop" ends the response stream while the client may still send.
-                        if req.message == "stop" {
+                        Ok(None) => {
                             finished.fetch_add(1, Ordering::SeqCst);
-                            return None;
+                            drop(guard);
+                            None
                         }
-                        Some((Ok(reply(&req, i)), (input, i + 1, Some(guard), finished)))
+                        Err(status) => Some((Err(status), (input, i + 1, None, finished))),
                     }
-                    Ok(None) => {
-                        finished.fetch_add(1, Ordering::SeqCst);
-                        drop(guard);
-                        None
-                    }
-                    Err(status) => Some((Err(status), (input, i + 1, None, finished))),
-                }
-            },
-        );
-        Ok(Response::new(Box::pin(stream)))
+                },
+            );
+            Ok(Response::new(Box::pin(stream) as BoxStream<EchoResponse>))
+        }
+        .await;
+        sink.send_response(response?).await
     }
 }
 

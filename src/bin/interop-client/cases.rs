@@ -149,7 +149,7 @@ async fn client_streaming(ctx: &Ctx) -> Result<(), String> {
     });
     let response = ok(
         ctx.client
-            .streaming_input_call(call(stream::iter(requests)))
+            .streaming_input_call_stream(call(stream::iter(requests)))
             .await,
         "StreamingInputCall",
     )?;
@@ -190,7 +190,7 @@ async fn ping_pong(ctx: &Ctx) -> Result<(), String> {
         // hold its response head until it has a message to send.
         if let Some(rx) = rx.take() {
             let response = ok(
-                ctx.client.full_duplex_call(call(rx)).await,
+                ctx.client.full_duplex_call_stream(call(rx)).await,
                 "FullDuplexCall",
             )?;
             stream = Some(response.into_inner());
@@ -220,7 +220,7 @@ async fn ping_pong(ctx: &Ctx) -> Result<(), String> {
 async fn empty_stream(ctx: &Ctx) -> Result<(), String> {
     let response = ok(
         ctx.client
-            .full_duplex_call(call(stream::empty::<StreamingOutputCallRequest>()))
+            .full_duplex_call_stream(call(stream::empty::<StreamingOutputCallRequest>()))
             .await,
         "FullDuplexCall",
     )?;
@@ -248,7 +248,10 @@ async fn custom_metadata(ctx: &Ctx) -> Result<(), String> {
     };
     let mut request = call(stream::iter([request]));
     add_echo_metadata(request.metadata_mut())?;
-    let response = ok(ctx.client.full_duplex_call(request).await, "FullDuplexCall")?;
+    let response = ok(
+        ctx.client.full_duplex_call_stream(request).await,
+        "FullDuplexCall",
+    )?;
     // A bidi call returns before the response head: wait for it here.
     let mut stream = response.into_inner();
     let head = ok(stream.head().await.cloned(), "FullDuplexCall")?;
@@ -292,7 +295,7 @@ async fn echo_status_both_ways(ctx: &Ctx, message: &str, duplex: bool) -> Result
     };
     let result = match ctx
         .client
-        .full_duplex_call(call(stream::iter([request])))
+        .full_duplex_call_stream(call(stream::iter([request])))
         .await
     {
         Ok(response) => collect(response.into_inner()).await.map(|_| ()),
@@ -328,7 +331,7 @@ async fn cancel_after_begin(ctx: &Ctx) -> Result<(), String> {
     let client = ctx.client.clone();
     let call_task = tokio::spawn(async move {
         client
-            .streaming_input_call(call(begun_then_silent(begun_tx)))
+            .streaming_input_call_stream(call(begun_then_silent(begun_tx)))
             .await
     });
     // The request stream is first polled once the head has been handed to h2.
@@ -356,7 +359,7 @@ async fn cancel_after_first_response(ctx: &Ctx) -> Result<(), String> {
     tx.unbounded_send(request)
         .map_err(|_| "the request stream closed early".to_owned())?;
     let response = ok(
-        ctx.client.full_duplex_call(call(rx)).await,
+        ctx.client.full_duplex_call_stream(call(rx)).await,
         "FullDuplexCall",
     )?;
     let mut stream = response.into_inner();
@@ -382,7 +385,7 @@ async fn timeout_on_sleeping_server(ctx: &Ctx) -> Result<(), String> {
     let requests = stream::once(ready(request)).chain(stream::pending());
     let mut request = Request::new(requests);
     request.set_timeout(Duration::from_millis(1));
-    let result = match ctx.client.full_duplex_call(request).await {
+    let result = match ctx.client.full_duplex_call_stream(request).await {
         Ok(response) => collect(response.into_inner()).await.map(|_| ()),
         Err(status) => Err(status),
     };

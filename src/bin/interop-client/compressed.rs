@@ -88,7 +88,7 @@ pub async fn client_compressed_streaming(ctx: &Ctx) -> Result<(), String> {
     };
     let got = failed(
         ctx.client
-            .streaming_input_call(call(stream::iter([probe])))
+            .streaming_input_call_stream(call(stream::iter([probe])))
             .await,
         "the uncompressed probe (expect_compressed true)",
     )?;
@@ -111,7 +111,7 @@ pub async fn client_compressed_streaming(ctx: &Ctx) -> Result<(), String> {
     });
     let response = ok(
         ctx.client
-            .streaming_input_call(request.map(|()| requests))
+            .streaming_input_call_stream(request.map(|()| requests))
             .await,
         "StreamingInputCall",
     )?;

@@ -33,6 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use h2grpc::compression::{CompressionToggle, Encoding};
+use h2grpc::server::ResponseSink;
 use h2grpc::{BoxStream, Code, Metadata, Request, Response, Status, Streaming};
 
 use crate::pb::grpc_testing::test_service_server::TestService;
@@ -130,25 +131,28 @@ impl TestService for InteropService {
         Ok(response)
     }
 
-    type StreamingOutputCallStream = BoxStream<StreamingOutputCallResponse>;
-
     async fn streaming_output_call(
         &self,
         request: Request<StreamingOutputCallRequest>,
-    ) -> Result<Response<Self::StreamingOutputCallStream>, Status> {
-        let echo = Echo::from_request(request.metadata())?;
-        let req = request.into_inner();
-        let steps = (|| {
-            echo_status(req.response_status.as_ref())?;
-            steps_of(&req)
-        })()
-        .map_err(|status| echo.fail(status))?;
-        let (response, toggle) = compressed_stream_response(&echo);
-        let responses = stream::iter(steps).then(move |step| {
-            let toggle = toggle.clone();
-            async move { Ok(step.send(&toggle).await) }
-        });
-        Ok(response.map(|()| responses.boxed()))
+        mut sink: ResponseSink<StreamingOutputCallResponse>,
+    ) -> Result<(), Status> {
+        let response: Result<Response<BoxStream<StreamingOutputCallResponse>>, Status> = async {
+            let echo = Echo::from_request(request.metadata())?;
+            let req = request.into_inner();
+            let steps = (|| {
+                echo_status(req.response_status.as_ref())?;
+                steps_of(&req)
+            })()
+            .map_err(|status| echo.fail(status))?;
+            let (response, toggle) = compressed_stream_response(&echo);
+            let responses = stream::iter(steps).then(move |step| {
+                let toggle = toggle.clone();
+                async move { Ok(step.send(&toggle).await) }
+            });
+            Ok(response.map(|()| responses.boxed()))
+        }
+        .await;
+        sink.send_response(response?).await
     }
 
     async fn streaming_input_call(
@@ -174,66 +178,72 @@ impl TestService for InteropService {
         }))
     }
 
-    type FullDuplexCallStream = BoxStream<StreamingOutputCallResponse>;
-
     async fn full_duplex_call(
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
-    ) -> Result<Response<Self::FullDuplexCallStream>, Status> {
-        let echo = Echo::from_request(request.metadata())?;
-        let (response, toggle) = compressed_stream_response(&echo);
-        let duplex = Duplex {
-            input: request.into_inner(),
-            pending: VecDeque::new(),
-            sent_any: false,
-            done: false,
-            echo,
-            toggle,
-        };
-        let responses = stream::unfold(duplex, Duplex::next);
-        Ok(response.map(|()| responses.boxed()))
+        mut sink: ResponseSink<StreamingOutputCallResponse>,
+    ) -> Result<(), Status> {
+        let response: Result<Response<BoxStream<StreamingOutputCallResponse>>, Status> = async {
+            let echo = Echo::from_request(request.metadata())?;
+            let (response, toggle) = compressed_stream_response(&echo);
+            let duplex = Duplex {
+                input: request.into_inner(),
+                pending: VecDeque::new(),
+                sent_any: false,
+                done: false,
+                echo,
+                toggle,
+            };
+            let responses = stream::unfold(duplex, Duplex::next);
+            Ok(response.map(|()| responses.boxed()))
+        }
+        .await;
+        sink.send_response(response?).await
     }
-
-    type HalfDuplexCallStream = BoxStream<StreamingOutputCallResponse>;
 
     async fn half_duplex_call(
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
-    ) -> Result<Response<Self::HalfDuplexCallStream>, Status> {
-        let echo = Echo::from_request(request.metadata())?;
-        let mut input = request.into_inner();
-        // Only the response parameters are kept, not the request payloads.
-        let mut steps = Vec::new();
-        let mut ending = None;
-        while let Some(req) = input.message().await.map_err(|s| echo.fail(s))? {
-            if ending.is_some() {
-                // Echo Status: nothing after the failing request is processed.
-                continue;
+        mut sink: ResponseSink<StreamingOutputCallResponse>,
+    ) -> Result<(), Status> {
+        let response: Result<Response<BoxStream<StreamingOutputCallResponse>>, Status> = async {
+            let echo = Echo::from_request(request.metadata())?;
+            let mut input = request.into_inner();
+            // Only the response parameters are kept, not the request payloads.
+            let mut steps = Vec::new();
+            let mut ending = None;
+            while let Some(req) = input.message().await.map_err(|s| echo.fail(s))? {
+                if ending.is_some() {
+                    // Echo Status: nothing after the failing request is processed.
+                    continue;
+                }
+                if let Err(status) = echo_status(req.response_status.as_ref()) {
+                    ending = Some(status);
+                    continue;
+                }
+                steps.extend(steps_of(&req).map_err(|s| echo.fail(s))?);
+                if steps.len() > MAX_BUFFERED_RESPONSES {
+                    return Err(echo.fail(Status::resource_exhausted(format!(
+                        "more than {MAX_BUFFERED_RESPONSES} responses requested"
+                    ))));
+                }
             }
-            if let Err(status) = echo_status(req.response_status.as_ref()) {
-                ending = Some(status);
-                continue;
+            if steps.is_empty()
+                && let Some(status) = ending
+            {
+                return Err(echo.fail(status));
             }
-            steps.extend(steps_of(&req).map_err(|s| echo.fail(s))?);
-            if steps.len() > MAX_BUFFERED_RESPONSES {
-                return Err(echo.fail(Status::resource_exhausted(format!(
-                    "more than {MAX_BUFFERED_RESPONSES} responses requested"
-                ))));
-            }
+            let (response, toggle) = compressed_stream_response(&echo);
+            let responses = stream::iter(steps)
+                .then(move |step| {
+                    let toggle = toggle.clone();
+                    async move { Ok(step.send(&toggle).await) }
+                })
+                .chain(stream::iter(ending.map(Err)));
+            Ok(response.map(|()| responses.boxed()))
         }
-        if steps.is_empty()
-            && let Some(status) = ending
-        {
-            return Err(echo.fail(status));
-        }
-        let (response, toggle) = compressed_stream_response(&echo);
-        let responses = stream::iter(steps)
-            .then(move |step| {
-                let toggle = toggle.clone();
-                async move { Ok(step.send(&toggle).await) }
-            })
-            .chain(stream::iter(ending.map(Err)));
-        Ok(response.map(|()| responses.boxed()))
+        .await;
+        sink.send_response(response?).await
     }
 
     async fn unimplemented_call(

@@ -154,7 +154,7 @@ impl ClientStream {
 impl Worker for ClientStream {
     async fn round(&mut self) -> Outcome {
         let orders = futures::stream::iter(self.orders.as_ref().clone());
-        match self.client.update_orders(orders).await {
+        match self.client.update_orders_stream(orders).await {
             // The service answers "Updated orders: id, id, ...".
             Ok(reply) => {
                 let listed = reply
@@ -208,7 +208,7 @@ impl Bidi {
                 .map_err(|_| Outcome::Failed("CANCELLED"))?;
         }
         if let Some(pending) = self.pending.take() {
-            let reply = self.client.process_orders(pending).await;
+            let reply = self.client.process_orders_stream(pending).await;
             self.shipments = Some(reply.map_err(|s| failed(&s))?.into_inner());
         }
         let Some(shipments) = self.shipments.as_mut() else {

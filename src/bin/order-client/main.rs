@@ -130,10 +130,12 @@ async fn run(addr: &str, args: &[String], gzip: bool) -> Result<(), Failure> {
             } else {
                 vec![order_from_flags(rest)?]
             };
-            let reply = client
-                .update_orders(timed(futures::stream::iter(orders)))
-                .await?
-                .into_inner();
+            // As the book's client: Send each order, then CloseAndRecv.
+            let mut call = client.update_orders(timed(())).await?;
+            for order in &orders {
+                call.send(order).await?;
+            }
+            let reply = call.close_and_recv().await?.into_inner();
             println!("updated: {reply}");
         }
         "process" => {
@@ -146,17 +148,18 @@ async fn run(addr: &str, args: &[String], gzip: bool) -> Result<(), Failure> {
                 Some((flag, ids)) if flag == "--cancel-after-first" => (true, ids.to_vec()),
                 _ => (false, rest.to_vec()),
             };
-            let ids = futures::stream::iter(ids);
-            let mut shipments = if cancel {
-                let open = ids.chain(futures::stream::pending());
-                client.process_orders(timed(open)).await?.into_inner()
-            } else {
-                client.process_orders(timed(ids)).await?.into_inner()
-            };
-            while let Some(shipment) = shipments.message().await? {
+            // Send the ids, CloseSend (unless cancelling), then Recv until the end.
+            let mut call = client.process_orders(timed(())).await?;
+            for id in &ids {
+                call.feed(id).await?;
+            }
+            if !cancel {
+                call.close_send().await?;
+            }
+            while let Some(shipment) = call.recv().await? {
                 println!("{}", shipment_json(&shipment));
                 if cancel {
-                    drop(shipments);
+                    drop(call);
                     // Give h2 a moment to put the RST_STREAM on the wire before exit.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     println!("cancelled after the first shipment");
@@ -348,22 +351,33 @@ async fn demo(client: &OrderManagementClient) -> Result<(), Failure> {
         .into_inner();
     o102.price = 1750.0;
     o103.price = 380.0;
-    let reply = client
-        .update_orders(timed(futures::stream::iter(vec![o102, o103])))
-        .await?
-        .into_inner();
+    let mut call = client.update_orders(timed(())).await?;
+    call.send(&o102).await?;
+    call.send(&o103).await?;
+    let reply = call.close_and_recv().await?.into_inner();
     println!("   server replied: {reply}");
 
     println!("== processOrders (bidirectional): ids 102 103 104 105 106");
-    let ids = futures::stream::iter(["102", "103", "104", "105", "106"].map(String::from));
-    let mut shipments = client.process_orders(timed(ids)).await?.into_inner();
-    while let Some(shipment) = shipments.message().await? {
+    // As the book's client: one task sends the ids and closes its side,
+    // while this one receives the shipments as the server sends them.
+    let call = client.process_orders(timed(())).await?;
+    let (mut requests, mut shipments) = call.split();
+    let sender = tokio::spawn(async move {
+        for id in ["102", "103", "104", "105", "106"] {
+            requests.send(&id.to_string()).await?;
+        }
+        requests.close().await
+    });
+    while let Some(shipment) = shipments.recv().await? {
         let ids: Vec<&str> = shipment.orders_list.iter().map(|o| o.id.as_str()).collect();
         println!(
             "   shipment {:?} ({}): orders {:?}",
             shipment.id, shipment.status, ids
         );
     }
+    sender
+        .await
+        .map_err(|e| Status::internal(format!("the sending task failed: {e}")))??;
     println!("   stream ended with OK");
     Ok(())
 }

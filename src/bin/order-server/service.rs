@@ -1,15 +1,18 @@
 //! The OrderManagement service ("gRPC: Up and Running", chapter 3) on h2grpc.
 //!
-//! One handler per RPC, each a plain `async fn`. The store is a `BTreeMap`
+//! One handler per RPC, each a plain `async fn`, written the way the book's Go
+//! server is: `searchOrders` sends each order on its sink, `updateOrders`
+//! receives until the client closes and then returns the one reply
+//! (`SendAndClose`), and `processOrders` receives and sends as it goes. The store is a `BTreeMap`
 //! behind a `RwLock`: lock sections never cross an `.await`, so they stay
 //! short, and iteration is in id order, which makes `searchOrders` deterministic.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use futures::stream;
-use h2grpc::{BoxStream, Code, Request, Response, Status, Streaming};
+use h2grpc::server::ResponseSink;
+use h2grpc::{Code, Request, Response, Status, Streaming};
 use prost::Message;
 
 use crate::pb::ecommerce::order_management_server::OrderManagement;
@@ -22,7 +25,7 @@ const BATCH_SIZE: usize = 3;
 /// The orders, shared by every call.
 #[derive(Debug, Default, Clone)]
 pub struct OrderStore {
-    orders: Arc<RwLock<BTreeMap<String, Order>>>,
+    orders: Arc<RwLock<BTreeMap<String, Arc<Order>>>>,
 }
 
 impl OrderStore {
@@ -76,23 +79,23 @@ impl OrderStore {
                     price,
                     destination: destination.into(),
                 };
-                orders.insert(order.id.clone(), order);
+                orders.insert(order.id.clone(), Arc::new(order));
             }
         }
         store
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Order>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Order>>> {
         // A panic while holding the lock cannot leave a map half-written
         // (every write is one insert), so a poisoned lock is still good.
         self.orders.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Order>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Order>>> {
         self.orders.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn get(&self, id: &str) -> Result<Order, Status> {
+    fn get(&self, id: &str) -> Result<Arc<Order>, Status> {
         self.read().get(id).cloned().ok_or_else(|| not_found(id))
     }
 }
@@ -141,29 +144,34 @@ impl OrderManagement for OrderStore {
             )));
         }
         let id = order.id.clone();
-        orders.insert(id.clone(), order);
+        orders.insert(id.clone(), Arc::new(order));
         Ok(Response::new(id))
     }
 
     async fn get_order(&self, request: Request<String>) -> Result<Response<Order>, Status> {
-        self.get(request.get_ref()).map(Response::new)
+        let order = self.get(request.get_ref())?;
+        Ok(Response::new(Order::clone(&order)))
     }
-
-    type SearchOrdersStream = BoxStream<Order>;
 
     async fn search_orders(
         &self,
         request: Request<String>,
-    ) -> Result<Response<Self::SearchOrdersStream>, Status> {
+        mut sink: ResponseSink<Order>,
+    ) -> Result<(), Status> {
         let query = request.into_inner();
-        let found: Vec<Result<Order, Status>> = self
+        // The matches are shared, not copied: the lock cannot be held across
+        // a send (which waits for the client), and each send encodes the
+        // order from its borrow.
+        let found: Vec<Arc<Order>> = self
             .read()
             .values()
             .filter(|order| order.items.iter().any(|item| item.contains(&query)))
             .cloned()
-            .map(Ok)
             .collect();
-        Ok(Response::new(Box::pin(stream::iter(found))))
+        for order in &found {
+            sink.send(order).await?;
+        }
+        Ok(())
     }
 
     async fn update_orders(
@@ -172,103 +180,70 @@ impl OrderManagement for OrderStore {
     ) -> Result<Response<String>, Status> {
         let mut input = request.into_inner();
         let mut updated = Vec::new();
-        while let Some(order) = input.message().await? {
+        while let Some(order) = input.recv().await? {
             let mut orders = self.write();
             match orders.get_mut(&order.id) {
                 Some(stored) => {
                     updated.push(order.id.clone());
-                    *stored = order;
+                    *stored = Arc::new(order);
                 }
                 None => return Err(not_found(&order.id)),
             }
         }
+        // SendAndClose: the one reply ends the call.
         Ok(Response::new(format!(
             "Updated orders: {}",
             updated.join(", ")
         )))
     }
 
-    type ProcessOrdersStream = BoxStream<CombinedShipment>;
-
     async fn process_orders(
         &self,
         request: Request<Streaming<String>>,
-    ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
-        let state = Batcher {
-            input: request.into_inner(),
-            store: self.clone(),
-            batch: Vec::new(),
-            ids: 0,
-            ready: VecDeque::new(),
-            done: false,
-        };
-        Ok(Response::new(Box::pin(stream::unfold(
-            state,
-            Batcher::next,
-        ))))
-    }
-}
-
-/// processOrders' state: ids in, shipments out, flushed every `BATCH_SIZE` ids.
-struct Batcher {
-    input: Streaming<String>,
-    store: OrderStore,
-    /// Shipments of the current batch, in order of each destination's first order.
-    batch: Vec<CombinedShipment>,
-    /// Ids received in the current batch.
-    ids: usize,
-    /// Shipments flushed and not yet sent.
-    ready: VecDeque<CombinedShipment>,
-    done: bool,
-}
-
-impl Batcher {
-    async fn next(mut self) -> Option<(Result<CombinedShipment, Status>, Batcher)> {
-        loop {
-            if let Some(shipment) = self.ready.pop_front() {
-                return Some((Ok(shipment), self));
-            }
-            if self.done {
-                return None;
-            }
-            match self.input.message().await {
-                Ok(Some(id)) => match self.store.get(&id) {
-                    Ok(order) => self.add(order),
-                    Err(status) => return self.fail(status),
-                },
-                Ok(None) => {
-                    self.flush();
-                    self.done = true;
-                }
-                Err(status) => return self.fail(status),
+        mut sink: ResponseSink<CombinedShipment>,
+    ) -> Result<(), Status> {
+        let mut ids = request.into_inner();
+        let mut batch = Batch::default();
+        while let Some(id) = ids.recv().await? {
+            let order = self.get(&id)?;
+            batch.add(&order);
+            if batch.ids == BATCH_SIZE {
+                batch.send(&mut sink).await?;
             }
         }
+        // The client has closed its side: what is gathered goes out.
+        batch.send(&mut sink).await
     }
+}
 
-    fn add(&mut self, order: Order) {
+/// processOrders' current batch: shipments in order of each destination's
+/// first order, and how many ids it has taken.
+#[derive(Default)]
+struct Batch {
+    shipments: Vec<CombinedShipment>,
+    ids: usize,
+}
+
+impl Batch {
+    fn add(&mut self, order: &Order) {
         let id = format!("cmb - {}", order.destination);
-        match self.batch.iter_mut().find(|s| s.id == id) {
-            Some(shipment) => shipment.orders_list.push(order),
-            None => self.batch.push(CombinedShipment {
+        match self.shipments.iter_mut().find(|s| s.id == id) {
+            Some(shipment) => shipment.orders_list.push(order.clone()),
+            None => self.shipments.push(CombinedShipment {
                 id,
                 status: "Processed!".into(),
-                orders_list: vec![order],
+                orders_list: vec![order.clone()],
             }),
         }
         self.ids += 1;
-        if self.ids == BATCH_SIZE {
-            self.flush();
+    }
+
+    async fn send(&mut self, sink: &mut ResponseSink<CombinedShipment>) -> Result<(), Status> {
+        for shipment in &self.shipments {
+            sink.send(shipment).await?;
         }
-    }
-
-    fn flush(&mut self) {
-        self.ready.extend(self.batch.drain(..));
+        self.shipments.clear();
         self.ids = 0;
-    }
-
-    fn fail(mut self, status: Status) -> Option<(Result<CombinedShipment, Status>, Batcher)> {
-        self.done = true;
-        self.ready.clear();
-        Some((Err(status), self))
+        Ok(())
     }
 }
