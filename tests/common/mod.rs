@@ -4,6 +4,8 @@
 //!   and the child-process plumbing the foreign-peer tests use: spawn, wait for the
 //!   "listening on" line, run with a deadline, kill on drop.
 //! - [`node`]: the Node grpc-js peer (an `npm ci` under `target/tmp`, installed on first use).
+//! - [`tonic`]: tonic 0.14's generated client (tests/peers/tonic-client), built under
+//!   `target/tmp` on first use.
 //! - [`interop`]: the interop matrix: run one client against one server, check each case,
 //!   render the table of every pair (`H2GRPC_WRITE_MATRIX`).
 
@@ -13,3 +15,4 @@
 pub mod interop;
 pub mod node;
 pub mod python;
+pub mod tonic;
