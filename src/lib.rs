@@ -13,9 +13,10 @@
 //!  ───────────────────────────────────────────────────────────────────────────────────────────────
 //!  call patterns    server::Call  (unary / server / client / bidi streaming, one task per call)
 //!                   client::Channel (the same four, multiplexed on one connection)
+//!                   send handles: server::ResponseSink, client::{RequestSink, StreamingCall, ..}
 //!                   Streaming<T> (receive side both ends share), Request / Response, codec::Codec
 //!  ───────────────────────────────────────────────────────────────────────────────────────────────
-//!  h2 glue          server::{connection, respond}, client, flow (send under flow control)
+//!  h2 glue          server::{connection, route, sink, respond}, client, flow (send under flow control)
 //!  ───────────────────────────────────────────────────────────────────────────────────────────────
 //!  wire (sans-IO)   frame · status · metadata · timeout · head · compression
 //!                   pure functions and state machines over bytes and header maps
@@ -30,7 +31,9 @@
 //! 2. [`wire::head`]: a call is an HTTP/2 POST to `/package.Service/Method`.
 //! 3. [`wire::status`]: it ends with `grpc-status` in the trailers.
 //! 4. [`wire::metadata`], [`wire::timeout`], [`wire::compression`]: the headers around it.
-//! 5. `server::call` and `client::call` (source): the four call patterns as loops over those pieces.
+//! 5. `server::call` and `client::call` (source): the four call patterns as loops over those
+//!    pieces; `server::sink` and `client::handle`: how a stream of messages is sent, and when
+//!    the response head goes out.
 //! 6. The generated code for `proto/order_management.proto` (`h2grpc-build`), and
 //!    `src/bin/order-server/service.rs`: what a user writes.
 //!

@@ -12,21 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use h2::RecvStream;
-use h2::server::SendResponse;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::call::{self, Call, CallHead};
+use super::Router;
 use super::keepalive;
-use super::tap::{Tap, TapSignals};
-use super::{Router, respond};
+use super::route::dispatch;
+use super::spawn;
+use super::tap::{ActiveCall, Tap, TapSignals};
 use crate::streaming::AbortOnDrop;
 use crate::trace::{self, Dir, Side};
-use crate::wire::compression::Encoding;
-use crate::wire::head::{self, HeadError};
-use crate::wire::metadata::Metadata;
-use crate::wire::status::Status;
 
 pub(super) async fn serve(
     socket: TcpStream,
@@ -95,14 +90,14 @@ pub(super) async fn serve(
                 if inline && polled.is_pending() {
                     // Nothing more to read for now: run the batch of calls
                     // accepted since the last time (see `call::run_inline`).
-                    call::run_inline();
+                    spawn::run_inline();
                 }
                 polled
             }) => match accepted {
                 Some(Ok((request, respond))) => {
                     let active = ActiveCall::new(signals.clone());
                     if inline {
-                        call::dispatch_inline(|| dispatch(&router, request, respond, peer, active));
+                        spawn::dispatch_inline(|| dispatch(&router, request, respond, peer, active));
                     } else {
                         dispatch(&router, request, respond, peer, active);
                     }
@@ -161,86 +156,6 @@ pub(super) async fn serve(
     }
     // Calls accepted just before the connection ended still get their poll.
     if inline {
-        call::run_inline();
+        spawn::run_inline();
     }
-}
-
-/// Counts a call as open on its connection until dropped (idle timeout and
-/// ping enforcement both need to know whether calls are open).
-pub(super) struct ActiveCall(Arc<TapSignals>);
-
-impl ActiveCall {
-    fn new(signals: Arc<TapSignals>) -> ActiveCall {
-        signals.active_calls.fetch_add(1, Ordering::AcqRel);
-        ActiveCall(signals)
-    }
-}
-
-impl Drop for ActiveCall {
-    fn drop(&mut self) {
-        self.0.active_calls.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Checks the head and starts the call, or answers it on the spot.
-fn dispatch(
-    router: &Arc<Router>,
-    request: http::Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
-    peer: SocketAddr,
-    active: ActiveCall,
-) {
-    let (parts, body) = request.into_parts();
-    if trace::enabled() {
-        let authority = parts.uri.authority().map_or("", |a| a.as_str());
-        trace::request_head(
-            Side::Server,
-            Dir::Recv,
-            parts.uri.path(),
-            authority,
-            &parts.headers,
-        );
-    }
-    let checked = head::check_request(&parts.method, parts.uri.path(), &parts.headers);
-    let head = match checked {
-        Ok(head) => head,
-        Err(HeadError::Http(code)) => {
-            respond::http_error(&mut respond, code);
-            return;
-        }
-        Err(HeadError::Grpc(status)) => {
-            respond::trailers_only(&mut respond, &status, &Metadata::new());
-            return;
-        }
-    };
-    let Some(service) = router.service(head.service) else {
-        let status = Status::unimplemented(format!("unknown service {}", head.service));
-        respond::trailers_only(&mut respond, &status, &Metadata::new());
-        return;
-    };
-    // `:path` is a slice of h2's received bytes: keeping it (and a second
-    // handle for the method name) is two reference counts, not two copies.
-    let method_at = parts.uri.path().len() - head.method.len();
-    let (timeout, encoding) = (head.timeout, head.encoding);
-    // Reduced to what we can send, not the header value kept (40 bytes): the
-    // call head is moved a few times on its way into the call's task.
-    let accepts_gzip = Encoding::Gzip.is_accepted_by(head.accept_encoding.map(|v| v.as_bytes()));
-    let Some(path) = parts.uri.into_parts().path_and_query else {
-        // Unreachable: check_request has just parsed a method out of the path.
-        let status = Status::unimplemented("missing :path");
-        respond::trailers_only(&mut respond, &status, &Metadata::new());
-        return;
-    };
-    let route = path.clone();
-    let call_head = CallHead {
-        path,
-        timeout,
-        peer,
-        encoding,
-        accepts_gzip,
-        metadata: Metadata::from_headers(parts.headers),
-        _active: active,
-    };
-    let call = Call::new(call_head, body, respond, router.clone());
-    service.call(&route.path()[method_at..], call);
 }

@@ -4,15 +4,21 @@
 //!
 //! ```text
 //!  serve_with_listener ── accept loop ──▶ one task per connection (connection.rs)
-//!                                            │  polls h2's accept(): reads frames, checks heads,
-//!                                            │  routes by :path
-//!                                            └──▶ one task per call (call.rs): decode request,
-//!                                                 run the handler, send head/messages/trailers
+//!                                            │  polls h2's accept(): reads frames
+//!                                            │  route.rs: checks the head, builds the Call
+//!                                            └──▶ one task per call (spawn.rs, call.rs): decode
+//!                                                 the request, run the handler, send the head,
+//!                                                 messages (sink.rs) and trailers (respond.rs)
 //! ```
 //!
-//! `h2` reads new frames only while the connection future is polled, so the
-//! connection task never runs a handler itself (it would deadlock a streaming
-//! call waiting for its own next DATA frame).
+//! `h2` reads new frames only while the connection future is polled, so a
+//! call never *waits* on the connection task: that would deadlock a
+//! streaming call waiting for its own next DATA frame. With connection
+//! threads a call's first poll runs on the connection task (`spawn.rs`), and
+//! a call that is not done after it gets a task of its own.
+//!
+//! Modules, imports one way: `connection` → `route` → `call` → {`sink`,
+//! `respond`, `spawn`, `tap`}.
 //!
 //! Where the tasks run: by default on the caller's runtime. With
 //! [`Builder::connection_threads`] each accepted connection is handed,
@@ -30,7 +36,9 @@ mod connection;
 mod goaway;
 mod keepalive;
 mod respond;
+mod route;
 mod sink;
+mod spawn;
 mod tap;
 
 use std::collections::HashMap;

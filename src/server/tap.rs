@@ -311,6 +311,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Tap<S> {
     }
 }
 
+/// Counts a call as open on its connection until dropped (idle timeout and
+/// ping enforcement both need to know whether calls are open).
+pub(super) struct ActiveCall(Arc<TapSignals>);
+
+impl ActiveCall {
+    pub(super) fn new(signals: Arc<TapSignals>) -> ActiveCall {
+        signals.active_calls.fetch_add(1, Ordering::AcqRel);
+        ActiveCall(signals)
+    }
+}
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        self.0.active_calls.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;

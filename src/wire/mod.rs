@@ -11,7 +11,8 @@
 //! | [`status`] | `grpc-status`, `grpc-message`, trailers, HTTP/h2 → code maps | PROTOCOL-HTTP2.md "Responses", statuscodes.md, http-grpc-status-mapping.md |
 //! | [`metadata`] | custom metadata, ASCII and `-bin` | PROTOCOL-HTTP2.md "Custom-Metadata" |
 //! | [`timeout`] | `grpc-timeout` | PROTOCOL-HTTP2.md "Timeout" |
-//! | [`head`] | request/response heads: `:path`, `content-type`, `te` | PROTOCOL-HTTP2.md "Requests" |
+//! | [`head`] | request/response heads: `:path`, `content-type`, `te`, the checks of a response head | PROTOCOL-HTTP2.md "Requests", "Responses" |
+//! | [`compression`] | `grpc-encoding`, `grpc-accept-encoding`, gzip, the per-message flag | compression.md |
 
 pub mod compression;
 pub mod frame;
