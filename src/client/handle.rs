@@ -17,6 +17,30 @@
 //!
 //! Deadline: every wait (window, head, messages) ends at the call's
 //! deadline with `DEADLINE_EXCEEDED`, and the stream is reset (CANCEL).
+//!
+//! What a generated client's bidi method does, by hand (a ping-pong):
+//!
+//! ```no_run
+//! use h2grpc::{client::Channel, codec::ProstCodec, Request};
+//!
+//! # async fn demo() -> Result<(), h2grpc::Status> {
+//! let channel = Channel::connect("http://127.0.0.1:50051").await?;
+//! let mut request = Request::new(()); // metadata and timeout only: messages go on the handle
+//! request.set_timeout(std::time::Duration::from_secs(5));
+//! let codec = ProstCodec::<String, String>::default();
+//! let mut call = channel.streaming_call("/demo.Echo/Chat", request, codec).await?;
+//! for word in ["ping", "pong"] {
+//!     call.send(&word.to_string()).await?;
+//!     let reply = call.recv().await?; // the first recv also waits for the response head
+//!     println!("{reply:?}");
+//! }
+//! call.close_send().await?; // END_STREAM: the server's recv ends
+//! while let Some(reply) = call.recv().await? {
+//!     println!("{reply}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::pin::pin;
@@ -245,6 +269,11 @@ impl<Req, Resp> StreamingCall<Req, Resp> {
     /// Queues one request message; it leaves with the next flush or receive.
     pub async fn feed(&mut self, message: &Req) -> Result<(), Status> {
         self.requests.feed(message).await
+    }
+
+    /// Sends every queued request message.
+    pub async fn flush(&mut self) -> Result<(), Status> {
+        self.requests.flush().await
     }
 
     /// Half-closes the request stream: no more requests (grpc-go's `CloseSend`).

@@ -36,6 +36,36 @@
 //!
 //! Only the call task touches h2: the sink may be moved to another task,
 //! and then each side wakes the other through the wakers kept in `Shared`.
+//!
+//! What the generated code does for a server-streaming rpc, by hand:
+//!
+//! ```no_run
+//! use h2grpc::codec::ProstCodec;
+//! use h2grpc::server::{Call, ResponseSink, Service};
+//!
+//! struct Counter;
+//!
+//! impl Service for Counter {
+//!     fn name(&self) -> &'static str {
+//!         "demo.Counter"
+//!     }
+//!     fn call(&self, method: &str, call: Call) {
+//!         match method {
+//!             // rpc Count(google.protobuf.StringValue) returns (stream google.protobuf.StringValue)
+//!             "Count" => call.server_streaming_sink(
+//!                 ProstCodec::<String, String>::default(),
+//!                 |request, mut sink: ResponseSink<String>| async move {
+//!                     for i in 0..3 {
+//!                         sink.send(&format!("{} {i}", request.get_ref())).await?;
+//!                     }
+//!                     Ok(()) // grpc-status 0
+//!                 },
+//!             ),
+//!             _ => call.unimplemented(),
+//!         }
+//!     }
+//! }
+//! ```
 
 use std::fmt;
 use std::future::poll_fn;
