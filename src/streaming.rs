@@ -70,6 +70,9 @@ pub struct Streaming<T> {
     /// Server only: run before the first read (a bidi call fixes its
     /// response head there, see `server::sink`).
     before_first_read: Option<BeforeRead>,
+    /// The status the stream failed with: `message` keeps returning it, so
+    /// a caller never mistakes a failed call for a clean end.
+    failure: Option<Status>,
 }
 
 /// A callback run once, before a stream's first read.
@@ -164,6 +167,7 @@ impl<T> Streaming<T> {
             deadline: None,
             guard: None,
             before_first_read: None,
+            failure: None,
         }
     }
 
@@ -196,6 +200,7 @@ impl<T> Streaming<T> {
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
             guard: None,
             before_first_read: None,
+            failure: None,
         }
     }
 
@@ -223,6 +228,7 @@ impl<T> Streaming<T> {
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
             guard: None,
             before_first_read: None,
+            failure: None,
         };
         stream.accept_head(response)?;
         Ok(stream)
@@ -316,13 +322,25 @@ impl<T> Streaming<T> {
         self.message().await
     }
 
-    /// The next message; `Ok(None)` once the stream has ended cleanly.
+    /// The next message; `Ok(None)` once the stream has ended cleanly. A
+    /// stream that failed returns its status again on every later call (as a
+    /// `futures::Stream` it yields the status once, then ends).
     pub async fn message(&mut self) -> Result<Option<T>, Status> {
         match futures::StreamExt::next(self).await {
             Some(Ok(m)) => Ok(Some(m)),
             Some(Err(s)) => Err(s),
-            None => Ok(None),
+            None => match &self.failure {
+                Some(status) => Err(status.clone()),
+                None => Ok(None),
+            },
         }
+    }
+
+    /// Whether the stream failed because its deadline passed.
+    pub(crate) fn deadline_exceeded(&self) -> bool {
+        self.failure
+            .as_ref()
+            .is_some_and(|s| s.code() == Code::DeadlineExceeded)
     }
 
     /// True when the peer has ended the stream and nothing is left to decode;
@@ -369,6 +387,7 @@ impl<T> Streaming<T> {
             .as_ref()
             .and_then(PumpGuard::failure)
             .unwrap_or(status);
+        self.failure = Some(status.clone());
         Poll::Ready(Some(Err(status)))
     }
 

@@ -15,8 +15,11 @@
 //!  Streaming::message()              ◀── HEADERS, DATA…, TRAILERS
 //! ```
 //!
-//! Deadline: every wait (window, head, messages) ends at the call's
-//! deadline with `DEADLINE_EXCEEDED`, and the stream is reset (CANCEL).
+//! Deadline: every operation (send, and the waits for the window, the head
+//! and messages) fails with `DEADLINE_EXCEEDED` once the call's deadline has
+//! passed, and the stream is reset (CANCEL) by the first to see it (for a
+//! call split in two, the receive half alone cannot reset: the send half
+//! does at its next operation, or h2 does when both are dropped).
 //!
 //! What a generated client's bidi method does, by hand (a ping-pong):
 //!
@@ -155,6 +158,10 @@ impl<T> RequestSink<T> {
                 "the request stream is already closed",
             ));
         }
+        // A send that needs no wait must not slip out after the deadline.
+        if self.deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(self.expire());
+        }
         self.batch.make_room();
         let encoding = self.compression.for_next_message();
         let max = self.max_send_bytes;
@@ -172,20 +179,34 @@ impl<T> RequestSink<T> {
             None => sent.await,
             Some(deadline) => match tokio::time::timeout_at(deadline, sent).await {
                 Ok(sent) => sent,
-                Err(_) => {
-                    self.fail();
-                    if trace::enabled() {
-                        let reason = h2::Reason::CANCEL;
-                        trace::reset(Side::Client, Dir::Send, reason, "deadline exceeded");
-                    }
-                    return Err(Status::deadline_exceeded("deadline exceeded"));
-                }
+                Err(_) => return Err(self.expire()),
             },
         };
         sent.map_err(|e| {
             self.closed = true;
-            status_from_h2(&e)
+            match e.reason() {
+                // The stream is closed under us: the server ended the call
+                // (or reset it), and the receive side has its status.
+                Some(h2::Reason::STREAM_CLOSED | h2::Reason::NO_ERROR) if !e.is_remote() => {
+                    Status::failed_precondition(
+                        "the call has ended: the receive side gives its status",
+                    )
+                }
+                _ => status_from_h2(&e),
+            }
         })
+    }
+
+    /// The deadline has passed: reset the stream (CANCEL) and say so.
+    pub(crate) fn expire(&mut self) -> Status {
+        if !self.closed {
+            self.fail();
+            if trace::enabled() {
+                let reason = h2::Reason::CANCEL;
+                trace::reset(Side::Client, Dir::Send, reason, "deadline exceeded");
+            }
+        }
+        Status::deadline_exceeded("deadline exceeded")
     }
 
     /// Ends the call from our side: RST_STREAM(CANCEL).
@@ -287,13 +308,27 @@ impl<Req, Resp> StreamingCall<Req, Resp> {
     pub async fn recv(&mut self) -> Result<Option<Resp>, Status> {
         // A failed flush means the call is over; the responses say how.
         let _ = self.requests.flush().await;
-        self.responses.message().await
+        let received = self.responses.message().await;
+        self.reset_if_expired();
+        received
     }
 
     /// Waits for the response head; returns its metadata.
     pub async fn head(&mut self) -> Result<&Metadata, Status> {
         let _ = self.requests.flush().await;
+        if let Err(status) = self.responses.head().await {
+            self.reset_if_expired();
+            return Err(status);
+        }
         self.responses.head().await
+    }
+
+    /// The receive side saw the deadline pass: the request side resets the
+    /// stream (RST_STREAM CANCEL), so the server stops too.
+    fn reset_if_expired(&mut self) {
+        if self.responses.deadline_exceeded() {
+            self.requests.expire();
+        }
     }
 
     /// The trailing metadata, once the call has ended.
@@ -351,7 +386,11 @@ impl<Req, Resp> ClientStreamingCall<Req, Resp> {
     pub async fn close_and_recv(mut self) -> Result<Response<Resp>, Status> {
         // If the server has ended the call already, its status says why.
         let _ = self.requests.close().await;
-        super::call::single(&mut self.responses).await
+        let reply = super::call::single(&mut self.responses).await;
+        if self.responses.deadline_exceeded() {
+            self.requests.expire();
+        }
+        reply
     }
 }
 

@@ -358,12 +358,9 @@ impl Call {
                         config.max_send_message_bytes,
                     ))
                 }
-                // The handler is done with its sink: what it left is sent,
-                // under the deadline. Boxed: only streaming calls carry it.
+                // The handler is done with its sink: what it left is handed over.
                 Outcome::Done(Ok(Reply::Sink(result))) => match driver.as_ref() {
-                    Some(driver) => {
-                        Box::pin(within(deadline, driver.finish(&mut responder, result))).await
-                    }
+                    Some(driver) => Outcome::Done(driver.finish(&mut responder, result)),
                     None => Outcome::Done(Ok((result.err(), Metadata::new()))),
                 },
                 Outcome::Done(Err(status)) => Outcome::Done(Ok((Some(status), Metadata::new()))),
@@ -389,6 +386,9 @@ impl Call {
                     Code::Cancelled
                 }
                 Outcome::DeadlineExceeded => {
+                    if let Some(driver) = &driver {
+                        driver.abandon(&mut responder);
+                    }
                     let status = Status::deadline_exceeded("deadline exceeded");
                     responder.finish(Some(&status), &Metadata::new());
                     status.code()
@@ -574,17 +574,6 @@ fn send_unary<C: Codec>(
     }
     responder.send_whole(buf.freeze())?;
     Ok((None, trailers))
-}
-
-/// Runs `send` until `deadline`, if there is one.
-async fn within(deadline: Option<Instant>, send: impl Future<Output = Sent>) -> Outcome<Sent> {
-    match deadline {
-        None => Outcome::Done(send.await),
-        Some(deadline) => match tokio::time::timeout_at(deadline, send).await {
-            Ok(sent) => Outcome::Done(sent),
-            Err(_) => Outcome::DeadlineExceeded,
-        },
-    }
 }
 
 /// What a unary response head carries, and how its message is compressed.

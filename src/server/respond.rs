@@ -96,17 +96,9 @@ impl Responder {
         self.stream.as_mut()
     }
 
-    /// Sends a batch of framed messages, first waiting for window space.
-    pub(super) async fn send_data(&mut self, data: Bytes) -> Result<(), h2::Error> {
-        match self.stream.as_mut() {
-            Some(stream) => crate::flow::send_data(stream, data, false).await,
-            None => Err(h2::Error::from(Reason::INTERNAL_ERROR)),
-        }
-    }
-
-    /// Hands one whole reply to h2 without waiting for window space: a unary
-    /// reply is a single message already in memory (bounded by the send
-    /// limit), so waiting would bound nothing, and reserving capacity costs
+    /// Hands bytes to h2 without waiting for window space: a unary reply (a
+    /// single message already in memory, bounded by the send limit) or the
+    /// last batch of a stream (bounded by the sink), so waiting would bound nothing, and reserving capacity costs
     /// h2 a stream lock and a scheduling pass per call (~600 instructions in
     /// callgrind). h2 queues it and sends as the peer's window allows.
     pub(super) fn send_whole(&mut self, data: Bytes) -> Result<(), h2::Error> {

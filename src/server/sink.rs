@@ -181,6 +181,17 @@ impl Shared {
         }
     }
 
+    /// Later sends fail with `status` (the first reason given stays); a sink
+    /// waiting on another task is woken to learn it.
+    fn close(&mut self, status: Status) {
+        if self.closed.is_none() {
+            self.closed = Some(status);
+        }
+        if let Some(sink) = self.sink_waker.take() {
+            sink.wake();
+        }
+    }
+
     fn send_head(&mut self, responder: &mut Responder) -> Result<(), h2::Error> {
         self.build_head();
         if let Head::Built(head) = std::mem::replace(&mut self.head, Head::Sent) {
@@ -415,6 +426,15 @@ impl<T> fmt::Debug for ResponseSink<T> {
     }
 }
 
+/// Hands the whole batch to h2 now, window or not (its head has gone out).
+fn hand_rest(s: &mut Shared, responder: &mut Responder) -> Result<(), h2::Error> {
+    if s.batch.is_empty() {
+        return Ok(());
+    }
+    let data = s.batch.take_all();
+    responder.send_whole(data)
+}
+
 /// The call task's side of a sink: it does all the I/O.
 pub(super) struct SinkDriver {
     shared: Arc<Mutex<Shared>>,
@@ -476,44 +496,50 @@ impl SinkDriver {
         Ok(waiting)
     }
 
-    /// After the handler returned `result`: sends what is left (waiting for
-    /// the window) and gives the status and trailers to end the call with.
-    pub(super) async fn finish(
+    /// After the handler returned `result`: hands what is left to h2 and
+    /// gives the status and trailers to end the call with. The sink is
+    /// closed in the same step, so a send from another task after this fails
+    /// instead of being lost.
+    ///
+    /// What is left goes to h2 without waiting for the window: it is at most
+    /// one batch (the bound a send keeps to), and the call then holds no
+    /// bytes of its own while the trailers wait behind them.
+    pub(super) fn finish(
         &self,
         responder: &mut Responder,
         result: Result<(), Status>,
     ) -> Result<(Option<Status>, Metadata), h2::Error> {
-        let (data, status, trailers) = {
-            let mut s = lock(&self.shared);
-            let status = result.err().or_else(|| s.failed.take());
-            // Unsent here means no message and no `send_head`: Trailers-Only.
-            let head_due = matches!(s.head, Head::Built(_));
-            if head_due {
-                s.send_head(responder)?;
-            }
-            let trailers = std::mem::take(&mut s.trailers);
-            (s.batch.take_all(), status, trailers)
-        };
-        if !data.is_empty() {
-            responder.send_data(data).await?;
+        let mut s = lock(&self.shared);
+        let status = result.err().or_else(|| s.failed.take());
+        // Unsent here means no message and no `send_head`: Trailers-Only.
+        if matches!(s.head, Head::Built(_)) {
+            s.send_head(responder)?;
         }
-        Ok((status, trailers))
+        s.close(Status::cancelled("the call has ended"));
+        hand_rest(&mut s, responder)?;
+        Ok((status, std::mem::take(&mut s.trailers)))
+    }
+
+    /// The call ends before the handler returned (deadline): the rest of a
+    /// message already partly on the wire still goes out, so the trailers
+    /// follow whole messages (a cut one would read as a truncated frame).
+    pub(super) fn abandon(&self, responder: &mut Responder) {
+        let mut s = lock(&self.shared);
+        s.close(Status::deadline_exceeded("deadline exceeded"));
+        if matches!(s.head, Head::Sent) {
+            let _ = hand_rest(&mut s, responder);
+        }
     }
 
     /// The call is over (ended with `code`): later sends fail, and a sink
     /// waiting on another task is woken to learn it.
     pub(super) fn close(&self, code: Code) {
         let mut s = lock(&self.shared);
-        if s.closed.is_none() {
-            s.closed = Some(match code {
-                Code::DeadlineExceeded => Status::deadline_exceeded("deadline exceeded"),
-                _ => Status::cancelled("the call has ended"),
-            });
-        }
+        s.close(match code {
+            Code::DeadlineExceeded => Status::deadline_exceeded("deadline exceeded"),
+            _ => Status::cancelled("the call has ended"),
+        });
         s.batch = Batch::new();
-        if let Some(sink) = s.sink_waker.take() {
-            sink.wake();
-        }
     }
 }
 
