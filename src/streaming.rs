@@ -274,6 +274,12 @@ impl<T> Streaming<T> {
     /// for Trailers-Only). A call that failed in its head returns its status.
     pub async fn head(&mut self) -> Result<&Metadata, Status> {
         std::future::poll_fn(|cx| self.poll_head(cx)).await?;
+        // A call that failed before its head came keeps saying so.
+        if self.head_metadata.is_none()
+            && let Some(status) = &self.failure
+        {
+            return Err(status.clone());
+        }
         Ok(self.head_metadata.get_or_insert_with(Metadata::new))
     }
 

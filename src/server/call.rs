@@ -1,4 +1,4 @@
-//! One call on the server: its own task (see [`start`]), running one of the four patterns.
+//! One call on the server: its own task (see `spawn.rs`), running one of the four patterns.
 //!
 //! Layer: h2 glue. Every pattern has the same skeleton:
 //!
@@ -9,6 +9,12 @@
 //!           • the client's RST_STREAM       → drop everything (handler cancelled)
 //!           • a handler panic                → INTERNAL
 //! ```
+//!
+//! Unary and client streaming: the handler returns its one message, sent
+//! with the head and trailers in one write. Server streaming and bidi: the
+//! handler sends on a [`ResponseSink`] while it runs, and the loop that
+//! races it hands the sink's batches to h2 whenever it waits (`sink.rs`);
+//! the stream-returning style is an adapter over the same sink.
 //!
 //! Cardinality (statuscodes.md): a unary or server-streaming method that
 //! receives zero or several request messages answers `UNIMPLEMENTED`.
