@@ -67,6 +67,7 @@ mod request;
 pub mod server;
 mod streaming;
 pub mod trace;
+pub mod transport;
 pub mod wire;
 
 pub use request::{IntoRequest, IntoStreamingRequest, Request, Response};

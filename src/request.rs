@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::transport::Peer;
 use crate::wire::compression::{CompressionToggle, Encoding, SendCompression};
 use crate::wire::metadata::Metadata;
 
@@ -24,8 +25,8 @@ pub struct Request<T> {
     timeout: Option<Duration>,
     /// Server only: when the call must be over.
     deadline: Option<Instant>,
-    /// Server only: the peer's address.
-    remote_addr: Option<SocketAddr>,
+    /// Server only: who called.
+    peer: Option<Peer>,
     /// Client only: how to compress the messages sent.
     compression: SendCompression,
     /// Server only: whether the (single) request message arrived compressed.
@@ -43,14 +44,14 @@ impl<T> Request<T> {
         message: T,
         timeout: Option<Duration>,
         deadline: Option<Instant>,
-        remote_addr: Option<SocketAddr>,
+        peer: Option<Peer>,
     ) -> Request<T> {
         Request {
             metadata,
             message,
             timeout,
             deadline,
-            remote_addr,
+            peer,
             compression: SendCompression::default(),
             message_compressed: false,
         }
@@ -88,9 +89,13 @@ impl<T> Request<T> {
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
-    /// Server: the peer's address.
+    /// Server: the peer's address, for a TCP peer.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.peer.as_ref().and_then(Peer::socket_addr)
+    }
+    /// Server: who called (TCP address, Unix socket, in-memory).
+    pub fn peer(&self) -> Option<&Peer> {
+        self.peer.as_ref()
     }
     /// Client: compress this call's messages with `encoding` (sent as `grpc-encoding`).
     pub fn set_send_compression(&mut self, encoding: Encoding) {
@@ -117,7 +122,7 @@ impl<T> Request<T> {
             message: f(self.message),
             timeout: self.timeout,
             deadline: self.deadline,
-            remote_addr: self.remote_addr,
+            peer: self.peer,
             compression: self.compression,
             message_compressed: self.message_compressed,
         }
@@ -129,7 +134,7 @@ impl<T> Request<T> {
             message,
             timeout,
             deadline,
-            remote_addr,
+            peer,
             compression,
             message_compressed,
         } = self;
@@ -138,7 +143,7 @@ impl<T> Request<T> {
             message: (),
             timeout,
             deadline,
-            remote_addr,
+            peer,
             compression,
             message_compressed,
         };

@@ -77,6 +77,13 @@ async fn refuse_one(socket: &mut TcpStream, refuse: Refuse) {
         if head[3] == 0x1 {
             break; // HEADERS
         }
+        if head[3] == 0x6 && head[4] & 0x1 == 0 {
+            // PING: a peer must answer with an ACK of the same payload (RFC
+            // 9113 §6.7); our client waits for one before it sends a call.
+            let mut ack = vec![0, 0, 8, 0x6, 0x1, 0, 0, 0, 0];
+            ack.extend_from_slice(&payload);
+            socket.write_all(&ack).await.unwrap();
+        }
     }
     let last_stream: u8 = match refuse {
         Refuse::FirstStream => 0,

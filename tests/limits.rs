@@ -82,7 +82,9 @@ async fn connections_over_the_limit_wait_for_a_slot() {
         .await
         .unwrap();
     // A second connection waits in the listen backlog: its call is not served.
-    let second = EchoClient::new(Channel::connect(&server.uri()).await.unwrap());
+    // (Lazy: `connect` itself waits for the server's HTTP/2 answer, which a
+    // connection in the backlog never gets.)
+    let second = EchoClient::new(Channel::connect_lazy(&server.uri()).unwrap());
     let mut waiting = h2grpc::Request::new(req("b"));
     waiting.set_timeout(Duration::from_millis(300));
     let status = second.unary(waiting).await.unwrap_err();

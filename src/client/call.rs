@@ -61,6 +61,7 @@ impl Channel {
         codec: C,
     ) -> Result<Response<C::Decode>, Status> {
         let (metadata, message, timeout, compression) = request.into_parts();
+        let timeout = self.timeout_or_default(timeout);
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
@@ -81,6 +82,7 @@ impl Channel {
         codec: C,
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
         let (metadata, message, timeout, compression) = request.into_parts();
+        let timeout = self.timeout_or_default(timeout);
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         with_deadline(deadline, async {
@@ -109,7 +111,7 @@ impl Channel {
     {
         let _ = codec;
         let (request, messages) = request.take_message();
-        let deadline = deadline_of(request.timeout());
+        let deadline = deadline_of(self.timeout_or_default(request.timeout()));
         with_deadline(deadline, async {
             let (mut sink, mut stream) = self.open_call::<C>(path, request).await?;
             let mut pump = pin!(sink.send_stream(messages));
@@ -201,6 +203,7 @@ impl Channel {
         request: Request<()>,
     ) -> Result<(RequestSink<C::Encode>, Streaming<C::Decode>), Status> {
         let (metadata, (), timeout, compression) = request.into_parts();
+        let timeout = self.timeout_or_default(timeout);
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         let encoding = compression.encoding;
@@ -305,6 +308,11 @@ impl Channel {
             self.discard();
             status_from_h2(&e)
         })
+    }
+
+    /// The call's own timeout, else the channel's default.
+    fn timeout_or_default(&self, timeout: Option<Duration>) -> Option<Duration> {
+        timeout.or(self.inner.config.default_timeout)
     }
 
     /// The call's own setting, else the channel's default.

@@ -29,9 +29,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use http::uri::{Authority, Scheme};
-use tokio::net::TcpStream;
 
 use crate::streaming::AbortOnDrop;
+use crate::transport::{Connector, SocketConnector, Target};
 use crate::wire::compression::Encoding;
 use crate::wire::frame::DEFAULT_MAX_RECV_BYTES;
 use crate::wire::status::Status;
@@ -59,7 +59,16 @@ pub(crate) struct Config {
     pub(crate) send_compression: Option<Encoding>,
     pub(crate) keepalive_interval: Option<Duration>,
     pub(crate) keepalive_timeout: Duration,
+    /// Bounds each connection attempt: the transport's connect and the
+    /// HTTP/2 handshake.
+    pub(crate) connect_timeout: Duration,
+    /// The timeout of calls that set none.
+    pub(crate) default_timeout: Option<Duration>,
 }
+
+/// How long a connection attempt may take (doc/connection-backoff.md's
+/// MIN_CONNECT_TIMEOUT: 20 s).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Default for Config {
     fn default() -> Self {
@@ -73,6 +82,8 @@ impl Default for Config {
             send_compression: None,
             keepalive_interval: None,
             keepalive_timeout: crate::server::DEFAULT_KEEPALIVE_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            default_timeout: None,
         }
     }
 }
@@ -87,6 +98,9 @@ struct Connection {
 struct Inner {
     scheme: Scheme,
     authority: Authority,
+    /// Where connections go, and what opens them.
+    target: Target,
+    connector: Arc<dyn Connector>,
     config: Config,
     /// The current connection, if any; cloned (cheaply) by every call.
     conn: Mutex<Option<Connection>>,
@@ -138,10 +152,22 @@ impl fmt::Debug for Channel {
 }
 
 /// Settings for a channel, then `connect` or `connect_lazy`.
-#[derive(Debug)]
 pub struct ChannelBuilder {
     uri: String,
     config: Config,
+    /// `None`: the default [`SocketConnector`].
+    connector: Option<Arc<dyn Connector>>,
+    tcp_keepalive: Option<Duration>,
+}
+
+impl fmt::Debug for ChannelBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelBuilder")
+            .field("uri", &self.uri)
+            .field("config", &self.config)
+            .field("custom_connector", &self.connector.is_some())
+            .finish()
+    }
 }
 
 impl ChannelBuilder {
@@ -193,6 +219,32 @@ impl ChannelBuilder {
         self.config.keepalive_timeout = timeout;
         self
     }
+    /// Bounds each connection attempt, the transport's connect and the
+    /// HTTP/2 handshake together (default 20 s). A server that cannot be
+    /// reached fails the call with `UNAVAILABLE` within it.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+    /// The timeout of every call that sets none of its own (default: none).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.default_timeout = Some(timeout);
+        self
+    }
+    /// TCP keepalive probes after this much idle time (`SO_KEEPALIVE`; the
+    /// default connector only). HTTP/2 keepalive pings are
+    /// [`keepalive_interval`](Self::keepalive_interval).
+    pub fn tcp_keepalive(mut self, idle: Duration) -> Self {
+        self.tcp_keepalive = Some(idle);
+        self
+    }
+    /// Opens connections with `connector` instead of dialing the URI's
+    /// address: an in-memory pipe ([`crate::transport::memory`]), a proxy,
+    /// a tunnel. The URI still gives `:authority`.
+    pub fn connector(mut self, connector: impl Connector) -> Self {
+        self.connector = Some(Arc::new(connector));
+        self
+    }
     /// Connects now; fails with `UNAVAILABLE` if the server cannot be reached.
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.connect_lazy()?;
@@ -201,11 +253,18 @@ impl ChannelBuilder {
     }
     /// Returns at once; the first call dials.
     pub fn connect_lazy(self) -> Result<Channel, Status> {
-        let (scheme, authority) = parse_uri(&self.uri)?;
+        let target = Target::parse(&self.uri)?;
+        let connector = self.connector.unwrap_or_else(|| {
+            Arc::new(SocketConnector {
+                tcp_keepalive: self.tcp_keepalive,
+            })
+        });
         Ok(Channel {
             inner: Arc::new(Inner {
-                scheme,
-                authority,
+                scheme: target.scheme(),
+                authority: target.authority(),
+                target,
+                connector,
                 keepalive_interval: Mutex::new(self.config.keepalive_interval),
                 config: self.config,
                 conn: Mutex::new(None),
@@ -213,25 +272,6 @@ impl ChannelBuilder {
             }),
         })
     }
-}
-
-/// Reads `http://host:port` (or plain `host:port`).
-fn parse_uri(uri: &str) -> Result<(Scheme, Authority), Status> {
-    let bad = |why: &str| Status::invalid_argument(format!("invalid server uri {uri:?}: {why}"));
-    let parsed: http::Uri = uri.parse().map_err(|_| bad("not a uri"))?;
-    match parsed.scheme_str() {
-        None | Some("http") => {}
-        Some("https") => return Err(bad("TLS is not supported yet; use http:// (h2c)")),
-        Some(_) => return Err(bad("scheme must be http")),
-    }
-    let authority = parsed
-        .authority()
-        .cloned()
-        .ok_or_else(|| bad("no host:port"))?;
-    if authority.port_u16().is_none() {
-        return Err(bad("no port"));
-    }
-    Ok((Scheme::HTTP, authority))
 }
 
 impl Channel {
@@ -250,6 +290,8 @@ impl Channel {
         ChannelBuilder {
             uri: uri.to_owned(),
             config: Config::default(),
+            connector: None,
+            tcp_keepalive: None,
         }
     }
 
@@ -286,14 +328,18 @@ impl Channel {
     }
 
     async fn dial(&self) -> Result<Connection, Status> {
-        let addr = self.inner.authority.as_str();
-        let unavailable =
-            |e: &dyn fmt::Display| Status::unavailable(format!("cannot connect to {addr}: {e}"));
-        let socket = TcpStream::connect(addr)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let _ = socket.set_nodelay(true);
         let config = &self.inner.config;
+        let target = &self.inner.target;
+        let unavailable =
+            |e: &dyn fmt::Display| Status::unavailable(format!("cannot connect to {target}: {e}"));
+        // One budget for the transport's connect and the HTTP/2 handshake.
+        let deadline = tokio::time::Instant::now() + config.connect_timeout;
+        let socket = tokio::time::timeout_at(deadline, self.inner.connector.connect(target));
+        let socket = match socket.await {
+            Ok(Ok(socket)) => socket,
+            Ok(Err(e)) => return Err(unavailable(&e)),
+            Err(_) => return Err(unavailable(&"connect timeout")),
+        };
         let mut builder = h2::client::Builder::new();
         builder
             .enable_push(false)
@@ -316,10 +362,34 @@ impl Channel {
         if let Some(bytes) = config.max_header_list_bytes {
             builder.max_header_list_size(bytes);
         }
-        let (send, mut connection) = builder
-            .handshake::<_, Bytes>(socket)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let handshake = builder.handshake::<_, Bytes>(socket);
+        let (send, mut connection) = match tokio::time::timeout_at(deadline, handshake).await {
+            Ok(Ok(handshaken)) => handshaken,
+            Ok(Err(e)) => return Err(unavailable(&e)),
+            Err(_) => return Err(unavailable(&"HTTP/2 handshake timeout")),
+        };
+        // h2's handshake only writes our preface. Before the channel calls
+        // this connection ready, the server must answer a PING, under the
+        // same connect budget: something that accepts TCP but does not speak
+        // HTTP/2 (a hung process, a wrong port) would otherwise take calls
+        // that never end (grpc-go waits for the server's preface likewise).
+        let mut ping_pong = connection.ping_pong();
+        if let Some(ping_pong) = ping_pong.as_mut() {
+            let answered = async {
+                tokio::select! {
+                    pong = ping_pong.ping(h2::Ping::opaque()) => pong.map(drop).map_err(|e| unavailable(&e)),
+                    ended = &mut connection => Err(match ended {
+                        Err(e) => unavailable(&e),
+                        Ok(()) => unavailable(&"the server closed the connection"),
+                    }),
+                }
+            };
+            match tokio::time::timeout_at(deadline, answered).await {
+                Ok(Ok(())) => {}
+                Ok(Err(status)) => return Err(status),
+                Err(_) => return Err(unavailable(&"no HTTP/2 answer within the connect timeout")),
+            }
+        }
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
         let (dead_tx, dead) = tokio::sync::oneshot::channel();
@@ -328,7 +398,7 @@ impl Channel {
             .keepalive_interval
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let pinger = match (interval, connection.ping_pong()) {
+        let pinger = match (interval, ping_pong) {
             (Some(interval), Some(ping_pong)) => Some(AbortOnDrop(tokio::spawn(
                 crate::server::ping_loop(ping_pong, interval, config.keepalive_timeout, dead_tx),
             ))),

@@ -24,7 +24,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -46,6 +45,7 @@ use crate::codec::{Codec, encode_message};
 use crate::request::{Request, Response, ResponseExtra};
 use crate::streaming::Streaming;
 use crate::trace::{self, Dir, Side};
+use crate::transport::Peer;
 use crate::wire::compression::{Encoding, SendCompression};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
@@ -64,7 +64,7 @@ pub(super) struct CallHead {
     pub(super) path: http::uri::PathAndQuery,
     pub(super) metadata: Metadata,
     pub(super) timeout: Option<Duration>,
-    pub(super) peer: SocketAddr,
+    pub(super) peer: Peer,
     /// The client's `grpc-encoding`: how its flag-1 messages are compressed.
     pub(super) encoding: Option<Encoding>,
     /// Whether the client's `grpc-accept-encoding` lists gzip, the one
@@ -423,7 +423,7 @@ struct RequestFactory {
     metadata: Metadata,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
-    peer: SocketAddr,
+    peer: Peer,
     max_recv_bytes: usize,
     /// The client's `grpc-encoding`.
     encoding: Option<Encoding>,

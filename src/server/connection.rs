@@ -7,12 +7,10 @@
 //! heads are answered here without spawning anything (PROTOCOL-HTTP2.md
 //! "Requests"; the checks live in the sans-IO `wire::head`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::Router;
@@ -22,16 +20,33 @@ use super::spawn;
 use super::tap::{ActiveCall, Tap, TapSignals};
 use crate::streaming::AbortOnDrop;
 use crate::trace::{self, Dir, Side};
+use crate::transport::{Connecting, Peer};
 
-pub(super) async fn serve(
-    socket: TcpStream,
-    peer: SocketAddr,
+pub(super) async fn serve<C: Connecting>(
+    conn: C,
+    peer: Peer,
     router: Arc<Router>,
     mut stop: watch::Receiver<bool>,
 ) {
-    // gRPC messages are small and latency-bound: never wait for Nagle.
-    let _ = socket.set_nodelay(true);
     let config = &router.config;
+    // Register the socket here, on the runtime serving it, and run any
+    // handshake of the transport (TLS) within the handshake timeout.
+    let (socket, peer) = match tokio::time::timeout(
+        config.handshake_timeout,
+        conn.establish(peer.clone()),
+    )
+    .await
+    {
+        Ok(Ok(established)) => established,
+        Ok(Err(e)) => {
+            tracing::debug!(target: "h2grpc::server", %peer, error = %e, "connection not established");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(target: "h2grpc::server", %peer, "connection not established within the handshake timeout");
+            return;
+        }
+    };
     let mut builder = h2::server::Builder::new();
     builder
         .initial_window_size(config.stream_window_bytes)
@@ -97,9 +112,9 @@ pub(super) async fn serve(
                 Some(Ok((request, respond))) => {
                     let active = ActiveCall::new(signals.clone());
                     if inline {
-                        spawn::dispatch_inline(|| dispatch(&router, request, respond, peer, active));
+                        spawn::dispatch_inline(|| dispatch(&router, request, respond, &peer, active));
                     } else {
-                        dispatch(&router, request, respond, peer, active);
+                        dispatch(&router, request, respond, &peer, active);
                     }
                     if let (Some(sleep), Some(t)) = (idle_check.as_mut(), config.idle_timeout) {
                         sleep.as_mut().reset(tokio::time::Instant::now() + t);

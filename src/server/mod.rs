@@ -56,6 +56,7 @@ pub use call::Call;
 pub(crate) use keepalive::ping_loop;
 pub use sink::ResponseSink;
 
+use crate::transport::Listener;
 use crate::wire::compression::Encoding;
 use crate::wire::frame::DEFAULT_MAX_RECV_BYTES;
 
@@ -365,12 +366,27 @@ impl Builder {
         self.serve_with_listener(listener, shutdown).await
     }
 
-    /// Serves on an already bound listener (tests bind `127.0.0.1:0`) until
-    /// `shutdown` completes; then sends GOAWAY on every connection, lets
-    /// in-flight calls finish within the grace period, and returns.
+    /// Serves on an already bound TCP listener (tests bind `127.0.0.1:0`)
+    /// until `shutdown` completes: [`Builder::serve_on`] for TCP.
     pub async fn serve_with_listener(
         self,
         listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        self.serve_on(listener, shutdown).await
+    }
+
+    /// Serves the connections of any [`Listener`] until `shutdown`
+    /// completes; then sends GOAWAY on every connection, lets in-flight
+    /// calls finish within the grace period, and returns. TCP
+    /// (`tokio::net::TcpListener`), Unix sockets
+    /// ([`transport::bind_unix`](crate::transport::bind_unix)), in-memory
+    /// pipes ([`transport::memory`](crate::transport::memory)) and streams of
+    /// connections the application accepted ([`transport::Incoming`](crate::transport::Incoming)) are
+    /// listeners.
+    pub async fn serve_on<L: Listener>(
+        self,
+        mut listener: L,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let grace = self.config.grace_period;
@@ -404,35 +420,19 @@ impl Builder {
                 () = &mut shutdown => break,
             };
             match accepted {
-                Ok((socket, peer)) => {
+                Ok((conn, peer)) => {
                     let (router, stop_rx) = (router.clone(), stop_rx.clone());
-                    let Some(threads) = &mut threads else {
-                        connections.spawn(async move {
-                            connection::serve(socket, peer, router, stop_rx).await;
-                            // Frees the connection slot, if there is a limit.
-                            drop(slot);
-                        });
-                        continue;
+                    let serve = async move {
+                        connection::serve(conn, peer, router, stop_rx).await;
+                        // Frees the connection slot, if there is a limit.
+                        drop(slot);
                     };
-                    // A tokio socket belongs to the runtime that registered
-                    // it: move it over as a std socket.
-                    let socket = match socket.into_std() {
-                        Ok(socket) => socket,
-                        Err(e) => {
-                            tracing::warn!(target: "h2grpc::server", %peer, error = %e, "cannot hand over connection");
-                            continue;
-                        }
+                    // The connection is established (its socket registered,
+                    // any handshake run) on the runtime that serves it.
+                    match &mut threads {
+                        Some(threads) => connections.spawn_on(serve, threads.next()),
+                        None => connections.spawn(serve),
                     };
-                    connections.spawn_on(
-                        async move {
-                            match tokio::net::TcpStream::from_std(socket) {
-                                Ok(socket) => connection::serve(socket, peer, router, stop_rx).await,
-                                Err(e) => tracing::warn!(target: "h2grpc::server", %peer, error = %e, "cannot register connection"),
-                            }
-                            drop(slot);
-                        },
-                        threads.next(),
-                    );
                 }
                 // Per-connection failures (e.g. the peer reset before accept, or
                 // out of file descriptors): log, back off briefly, keep serving.

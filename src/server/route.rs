@@ -7,7 +7,6 @@
 //! the server runs passes through [`dispatch`], so this is where a call's
 //! context (metadata, deadline, peer, encodings) is gathered once.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,6 +17,7 @@ use super::call::{Call, CallHead};
 use super::tap::ActiveCall;
 use super::{Router, respond};
 use crate::trace::{self, Dir, Side};
+use crate::transport::Peer;
 use crate::wire::compression::Encoding;
 use crate::wire::head::{self, HeadError};
 use crate::wire::metadata::Metadata;
@@ -28,7 +28,7 @@ pub(super) fn dispatch(
     router: &Arc<Router>,
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
-    peer: SocketAddr,
+    peer: &Peer,
     active: ActiveCall,
 ) {
     let (parts, body) = request.into_parts();
@@ -76,7 +76,7 @@ pub(super) fn dispatch(
     let call_head = CallHead {
         path,
         timeout,
-        peer,
+        peer: peer.clone(),
         encoding,
         accepts_gzip,
         metadata: Metadata::from_headers(parts.headers),

@@ -84,6 +84,8 @@ impl Echo for EchoService {
             .get_bin("x-echo-bin")
             .and_then(Result::ok);
         let want_gzip = request.metadata().get("x-want-gzip").is_some();
+        // Who called, as the handler sees it (tests/transport.rs).
+        let peer = request.peer().map(ToString::to_string).unwrap_or_default();
         let flag = if request.message_compressed() {
             "true"
         } else {
@@ -95,6 +97,10 @@ impl Echo for EchoService {
         if want_gzip {
             response.set_send_compression(h2grpc::compression::Encoding::Gzip);
         }
+        response
+            .metadata_mut()
+            .insert("x-peer", &peer)
+            .map_err(|e| Status::internal(e.to_string()))?;
         response
             .metadata_mut()
             .insert("x-request-compressed", flag)

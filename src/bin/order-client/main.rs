@@ -1,7 +1,7 @@
 //! `order-client`: drives the OrderManagement service, one RPC per subcommand.
 //!
 //! ```text
-//! order-client [--addr HOST:PORT] get ID
+//! order-client [--addr HOST:PORT | unix:PATH] get ID
 //!                                 add --id ID --item ITEM... --description D --price P --destination DEST
 //!                                 search QUERY
 //!                                 update [--id ... same flags as add]   (else JSON lines on stdin)
@@ -32,7 +32,7 @@ use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 use pb::google_rpc;
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT] [--trace] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT|unix:PATH] [--trace] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
 /// Every call gets this deadline, so a stuck server cannot hang the CLI.
@@ -88,7 +88,8 @@ async fn run(addr: &str, args: &[String], gzip: bool) -> Result<(), Failure> {
     let Some((command, rest)) = args.split_first() else {
         return Err(Failure::Usage("missing subcommand".into()));
     };
-    let uri = if addr.contains("://") {
+    // `http://host:port`, `unix:path`, or a bare `host:port`.
+    let uri = if addr.contains("://") || addr.starts_with("unix:") {
         addr.to_string()
     } else {
         format!("http://{addr}")

@@ -1,7 +1,7 @@
 //! `order-server`: the OrderManagement reference server.
 //!
 //! ```text
-//! order-server [--addr HOST:PORT] [--no-sample-data] [--gzip] [--connection-threads N] [--trace]
+//! order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] [--gzip] [--connection-threads N] [--trace]
 //! ```
 //! Prints `order-server listening on ADDR` once bound (port 0 picks a free
 //! one), logs every call (method, status, duration; `RUST_LOG` overrides the
@@ -26,11 +26,13 @@ use tokio::net::TcpListener;
 use pb::ecommerce::order_management_server::OrderManagementServer;
 use service::OrderStore;
 
-const USAGE: &str = "usage: order-server [--addr HOST:PORT] [--no-sample-data] [--gzip] \
-                     [--connection-threads N] [--trace]";
+const USAGE: &str = "usage: order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] \
+                     [--gzip] [--connection-threads N] [--trace]";
 
 struct Args {
     addr: SocketAddr,
+    /// `--unix PATH`: a Unix domain socket instead of TCP.
+    unix: Option<std::path::PathBuf>,
     sample_data: bool,
     gzip: bool,
     connection_threads: Option<usize>,
@@ -39,6 +41,7 @@ struct Args {
 fn parse_args(argv: Vec<String>) -> Result<Args, String> {
     let mut args = Args {
         addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        unix: None,
         sample_data: true,
         gzip: false,
         connection_threads: None,
@@ -51,6 +54,10 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
                 args.addr = value
                     .parse()
                     .map_err(|e| format!("bad --addr {value:?}: {e}"))?;
+            }
+            "--unix" => {
+                let value = it.next().ok_or("--unix needs a path")?;
+                args.unix = Some(value.into());
             }
             "--no-sample-data" => args.sample_data = false,
             "--gzip" => args.gzip = true,
@@ -69,6 +76,46 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
     Ok(args)
 }
 
+impl Args {
+    fn describe(&self) -> String {
+        match &self.unix {
+            Some(path) => format!("unix:{}", path.display()),
+            None => self.addr.to_string(),
+        }
+    }
+}
+
+/// The listening socket: TCP or a Unix domain socket.
+enum Bound {
+    Tcp(TcpListener),
+    Unix(tokio::net::UnixListener, std::path::PathBuf),
+}
+
+impl Bound {
+    /// What clients dial: `127.0.0.1:50051`, or `unix:/path` (a target
+    /// order-client and grpc's naming both accept).
+    fn describe(&self) -> String {
+        match self {
+            Bound::Tcp(listener) => listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            Bound::Unix(_, path) => format!("unix:{}", path.display()),
+        }
+    }
+}
+
+async fn bind(args: &Args) -> std::io::Result<Bound> {
+    match &args.unix {
+        // A socket file a dead server left behind is replaced; a live one is not.
+        Some(path) => Ok(Bound::Unix(
+            h2grpc::transport::bind_unix(path)?,
+            path.clone(),
+        )),
+        None => Ok(Bound::Tcp(TcpListener::bind(args.addr).await?)),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
@@ -82,18 +129,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match TcpListener::bind(args.addr).await {
+    let listener = match bind(&args).await {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!("error: cannot bind {}: {e}", args.addr);
+            eprintln!("error: cannot bind {}: {e}", args.describe());
             return ExitCode::FAILURE;
         }
     };
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    println!("order-server listening on {local}");
+    println!("order-server listening on {}", listener.describe());
     let _ = std::io::stdout().flush();
 
     let store = if args.sample_data {
@@ -109,10 +152,16 @@ async fn main() -> ExitCode {
     if let Some(threads) = args.connection_threads {
         builder = builder.connection_threads(threads);
     }
-    let served = builder
-        .add_service(OrderManagementServer::new(store))
-        .serve_with_listener(listener, shutdown_signal())
-        .await;
+    let builder = builder.add_service(OrderManagementServer::new(store));
+    let served = match listener {
+        Bound::Tcp(listener) => builder.serve_on(listener, shutdown_signal()).await,
+        Bound::Unix(listener, path) => {
+            let served = builder.serve_on(listener, shutdown_signal()).await;
+            // Stopped cleanly: leave no socket file behind.
+            let _ = std::fs::remove_file(path);
+            served
+        }
+    };
     match served {
         Ok(()) => {
             tracing::info!("stopped");
