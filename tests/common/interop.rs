@@ -12,6 +12,10 @@
 //! N passed, M failed          (exit status 0 only if M is 0)
 //! ```
 //!
+//! grpc-go's interop client (tests/go_peer.rs, tests/common/go.rs) has no `all` and prints
+//! nothing but its exit status, so that file runs one case per process and checks each
+//! against [`known_limit`] itself, recording its columns with [`record`].
+//!
 //! A pair is one [`Column`] of the matrix: a foreign peer as client against our server,
 //! or as server for our client. [`run_pair`] records each column it runs under
 //! `<CARGO_TARGET_TMPDIR>/interop-matrix/`; when `H2GRPC_WRITE_MATRIX` names a file
@@ -168,6 +172,42 @@ pub const KNOWN_LIMITS: &[Limit] = &[
         why: "the grpc-js server never compresses a response, so the first response cannot \
               carry the compressed flag the case requires (spec: \"the response's messages \
               MUST have the compressed message flag set\")",
+    },
+    // grpc-go 1.33.3's interop server (tests/go_peer.rs): its messages predate the
+    // compression fields, so it skips them as unknown fields.
+    Limit {
+        peer: "grpc-go",
+        role: Role::PeerServer,
+        case: "client_compressed_unary",
+        why: "grpc-go 1.33's SimpleRequest has no expect_compressed (field 8), so its server \
+              never checks the request's compression and accepts the uncompressed probe the \
+              spec says it must fail with INVALID_ARGUMENT (spec, CompressedRequest)",
+    },
+    Limit {
+        peer: "grpc-go",
+        role: Role::PeerServer,
+        case: "server_compressed_unary",
+        why: "grpc-go 1.33's SimpleRequest has no response_compressed (field 6), so its \
+              server never learns it should compress, and the response lacks the compressed \
+              flag the case requires (spec: \"the response MUST have the compressed message \
+              flag set\")",
+    },
+    Limit {
+        peer: "grpc-go",
+        role: Role::PeerServer,
+        case: "client_compressed_streaming",
+        why: "grpc-go 1.33's StreamingInputCallRequest has no expect_compressed (field 2), so \
+              its server accepts the uncompressed probe the spec says it must fail with \
+              INVALID_ARGUMENT (spec, CompressedRequest)",
+    },
+    Limit {
+        peer: "grpc-go",
+        role: Role::PeerServer,
+        case: "server_compressed_streaming",
+        why: "grpc-go 1.33's ResponseParameters has no compressed (field 3), so its server \
+              never learns it should compress, and the first response lacks the compressed \
+              flag the case requires (spec: \"the response's messages MUST have the \
+              compressed message flag set\")",
     },
 ];
 

@@ -4,6 +4,8 @@
 //!   and the child-process plumbing the foreign-peer tests use: spawn, wait for the
 //!   "listening on" line, run with a deadline, kill on drop.
 //! - [`node`]: the Node grpc-js peer (an `npm ci` under `target/tmp`, installed on first use).
+//! - [`go`]: grpc-go 1.33's interop server and client, built from Debian packages under
+//!   `target/tmp` on first use (apt, `apt-get source`, an offline GOPATH `go build`).
 //! - [`tonic`]: tonic 0.14's generated client (tests/peers/tonic-client), built under
 //!   `target/tmp` on first use.
 //! - [`interop`]: the interop matrix: run one client against one server, check each case,
@@ -12,6 +14,7 @@
 // Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod go;
 pub mod interop;
 pub mod node;
 pub mod python;
