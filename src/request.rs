@@ -97,6 +97,12 @@ impl<T> Request<T> {
     pub fn peer(&self) -> Option<&Peer> {
         self.peer.as_ref()
     }
+    /// Server, over TLS: the client's verified certificate chain, leaf first
+    /// (empty if it presented none).
+    #[cfg(feature = "tls")]
+    pub fn peer_certs(&self) -> Option<&[crate::transport::CertificateDer<'static>]> {
+        self.peer.as_ref().and_then(Peer::tls_certs)
+    }
     /// Client: compress this call's messages with `encoding` (sent as `grpc-encoding`).
     pub fn set_send_compression(&mut self, encoding: Encoding) {
         self.compression.encoding = Some(encoding);

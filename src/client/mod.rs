@@ -158,6 +158,8 @@ pub struct ChannelBuilder {
     /// `None`: the default [`SocketConnector`].
     connector: Option<Arc<dyn Connector>>,
     tcp_keepalive: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::transport::ClientTlsConfig>,
 }
 
 impl fmt::Debug for ChannelBuilder {
@@ -245,6 +247,13 @@ impl ChannelBuilder {
         self.connector = Some(Arc::new(connector));
         self
     }
+    /// TLS settings (CAs, client certificate, server name). An `https://`
+    /// URI without them trusts the platform's CA store.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, tls: crate::transport::ClientTlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
     /// Connects now; fails with `UNAVAILABLE` if the server cannot be reached.
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.connect_lazy()?;
@@ -259,6 +268,16 @@ impl ChannelBuilder {
                 tcp_keepalive: self.tcp_keepalive,
             })
         });
+        let connector = with_tls(connector, &target, {
+            #[cfg(feature = "tls")]
+            {
+                self.tls
+            }
+            #[cfg(not(feature = "tls"))]
+            {
+                None::<()>
+            }
+        })?;
         Ok(Channel {
             inner: Arc::new(Inner {
                 scheme: target.scheme(),
@@ -272,6 +291,38 @@ impl ChannelBuilder {
             }),
         })
     }
+}
+
+/// TLS over `connector` when the URI is `https://` or TLS settings were given.
+#[cfg(feature = "tls")]
+fn with_tls(
+    connector: Arc<dyn Connector>,
+    target: &Target,
+    tls: Option<crate::transport::ClientTlsConfig>,
+) -> Result<Arc<dyn Connector>, Status> {
+    let bad = |e: std::io::Error| Status::invalid_argument(format!("TLS settings: {e}"));
+    let tls = match tls {
+        Some(tls) => tls,
+        None if target.is_tls() => crate::transport::ClientTlsConfig::new()
+            .native_roots()
+            .map_err(bad)?,
+        None => return Ok(connector),
+    };
+    Ok(Arc::new(tls.connector(connector, target).map_err(bad)?))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(
+    connector: Arc<dyn Connector>,
+    target: &Target,
+    _tls: Option<()>,
+) -> Result<Arc<dyn Connector>, Status> {
+    if target.is_tls() {
+        return Err(Status::invalid_argument(
+            "https:// needs h2grpc's `tls` feature",
+        ));
+    }
+    Ok(connector)
 }
 
 impl Channel {
@@ -292,6 +343,8 @@ impl Channel {
             config: Config::default(),
             connector: None,
             tcp_keepalive: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 

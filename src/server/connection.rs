@@ -39,11 +39,12 @@ pub(super) async fn serve<C: Connecting>(
     {
         Ok(Ok(established)) => established,
         Ok(Err(e)) => {
-            tracing::debug!(target: "h2grpc::server", %peer, error = %e, "connection not established");
+            // A refused TLS handshake is worth knowing about; the server goes on.
+            tracing::info!(target: "h2grpc::server", %peer, error = %e, "connection refused");
             return;
         }
         Err(_) => {
-            tracing::debug!(target: "h2grpc::server", %peer, "connection not established within the handshake timeout");
+            tracing::info!(target: "h2grpc::server", %peer, "connection refused: no handshake within the handshake timeout");
             return;
         }
     };

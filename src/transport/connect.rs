@@ -44,7 +44,8 @@ impl Connector for SocketConnector {
     fn connect<'a>(&'a self, target: &'a Target) -> ConnectFuture<'a> {
         Box::pin(async move {
             match target {
-                Target::Tcp(authority) => {
+                // TLS, if any, is a layer above (`TlsConnector`).
+                Target::Tcp(authority) | Target::TcpTls(authority) => {
                     let socket = tokio::net::TcpStream::connect(authority.as_str()).await?;
                     socket.set_nodelay(true)?;
                     if let Some(idle) = self.tcp_keepalive {

@@ -20,6 +20,8 @@ mod connect;
 mod listen;
 mod memory;
 mod target;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -30,6 +32,14 @@ pub use connect::{BoxedIo, ConnectFuture, Connector, Io, SocketConnector};
 pub use listen::{Connecting, Incoming, Listener, TcpConnecting};
 pub use memory::{MemoryConnector, MemoryListener, memory};
 pub use target::Target;
+#[cfg(feature = "tls")]
+pub use tls::{
+    ClientTlsConfig, ServerTlsConfig, TlsAcceptor, TlsConnecting, TlsConnector, TlsListener,
+};
+
+/// The certificate type of [`Peer::tls_certs`] (rustls' DER certificate).
+#[cfg(feature = "tls")]
+pub use rustls::pki_types::CertificateDer;
 
 #[cfg(unix)]
 pub use listen::{UnixConnecting, bind_unix};
@@ -41,6 +51,10 @@ pub struct Peer(Arc<PeerInner>);
 
 struct PeerInner {
     addr: PeerAddr,
+    /// The client's verified certificate chain (leaf first), under mTLS;
+    /// `Some(empty)` for TLS without a client certificate.
+    #[cfg(feature = "tls")]
+    tls_certs: Option<Vec<CertificateDer<'static>>>,
 }
 
 /// Where a peer is.
@@ -60,7 +74,27 @@ pub enum PeerAddr {
 impl Peer {
     /// A peer at `addr`.
     pub fn new(addr: PeerAddr) -> Peer {
-        Peer(Arc::new(PeerInner { addr }))
+        Peer(Arc::new(PeerInner {
+            addr,
+            #[cfg(feature = "tls")]
+            tls_certs: None,
+        }))
+    }
+
+    /// The same peer, reached over TLS, with its verified certificates.
+    #[cfg(feature = "tls")]
+    pub fn with_tls_certs(&self, certs: Vec<CertificateDer<'static>>) -> Peer {
+        Peer(Arc::new(PeerInner {
+            addr: self.0.addr.clone(),
+            tls_certs: Some(certs),
+        }))
+    }
+
+    /// Over TLS: the peer's verified certificate chain, leaf first (empty
+    /// when it presented none). `None` without TLS.
+    #[cfg(feature = "tls")]
+    pub fn tls_certs(&self) -> Option<&[CertificateDer<'static>]> {
+        self.0.tls_certs.as_deref()
     }
 
     /// A TCP peer.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!  http://host:port   host:port     TCP, HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3)
+//!  https://host:port                TCP, then TLS with ALPN h2 (RFC 9113 §3.2)
 //!  unix:path          unix:///abs   a Unix domain socket (relative or absolute path;
 //!                                   the `unix://` form must be absolute: three slashes)
 //! ```
@@ -19,6 +20,8 @@ use crate::wire::status::Status;
 pub enum Target {
     /// A TCP `host:port`.
     Tcp(Authority),
+    /// A TCP `host:port`, with TLS over it (`https://`).
+    TcpTls(Authority),
     /// A Unix domain socket at this path.
     Unix(PathBuf),
 }
@@ -40,11 +43,11 @@ impl Target {
             return Ok(Target::Unix(PathBuf::from(path)));
         }
         let parsed: http::Uri = uri.parse().map_err(|_| bad("not a uri"))?;
-        match parsed.scheme_str() {
-            None | Some("http") => {}
-            Some("https") => return Err(bad("TLS is not supported yet; use http:// (h2c)")),
-            Some(_) => return Err(bad("scheme must be http or unix")),
-        }
+        let tls = match parsed.scheme_str() {
+            None | Some("http") => false,
+            Some("https") => true,
+            Some(_) => return Err(bad("scheme must be http, https or unix")),
+        };
         let authority = parsed
             .authority()
             .cloned()
@@ -52,21 +55,33 @@ impl Target {
         if authority.port_u16().is_none() {
             return Err(bad("no port"));
         }
-        Ok(Target::Tcp(authority))
+        Ok(if tls {
+            Target::TcpTls(authority)
+        } else {
+            Target::Tcp(authority)
+        })
     }
 
     /// The `:authority` of this target's requests: `host:port`, or
     /// `localhost` for a Unix socket (as grpc-go and C-core send).
     pub fn authority(&self) -> Authority {
         match self {
-            Target::Tcp(authority) => authority.clone(),
+            Target::Tcp(authority) | Target::TcpTls(authority) => authority.clone(),
             Target::Unix(_) => Authority::from_static("localhost"),
         }
     }
 
     /// The `:scheme` of this target's requests.
     pub fn scheme(&self) -> Scheme {
-        Scheme::HTTP
+        match self {
+            Target::TcpTls(_) => Scheme::HTTPS,
+            Target::Tcp(_) | Target::Unix(_) => Scheme::HTTP,
+        }
+    }
+
+    /// Whether the URI asked for TLS (`https://`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Target::TcpTls(_))
     }
 }
 
@@ -74,6 +89,7 @@ impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Target::Tcp(authority) => write!(f, "{authority}"),
+            Target::TcpTls(authority) => write!(f, "https://{authority}"),
             Target::Unix(path) => write!(f, "unix:{}", path.display()),
         }
     }
@@ -94,8 +110,9 @@ mod tests {
         );
         assert!(Target::parse("http://127.0.0.1").is_err(), "no port");
         assert!(Target::parse("ftp://h:1").is_err());
-        let tls = Target::parse("https://h:1").unwrap_err();
-        assert!(tls.message().contains("TLS"), "{tls:?}");
+        let tls = Target::parse("https://h:1").unwrap();
+        assert_eq!(tls, Target::TcpTls(Authority::from_static("h:1")));
+        assert_eq!(tls.scheme(), Scheme::HTTPS);
     }
 
     #[test]

@@ -84,8 +84,12 @@ impl Echo for EchoService {
             .get_bin("x-echo-bin")
             .and_then(Result::ok);
         let want_gzip = request.metadata().get("x-want-gzip").is_some();
-        // Who called, as the handler sees it (tests/transport.rs).
+        // Who called, as the handler sees it (tests/transport.rs, tests/tls.rs).
         let peer = request.peer().map(ToString::to_string).unwrap_or_default();
+        let peer_cert = request
+            .peer_certs()
+            .and_then(|certs| certs.first())
+            .map(|leaf| leaf.as_ref().to_vec());
         let flag = if request.message_compressed() {
             "true"
         } else {
@@ -101,6 +105,12 @@ impl Echo for EchoService {
             .metadata_mut()
             .insert("x-peer", &peer)
             .map_err(|e| Status::internal(e.to_string()))?;
+        if let Some(der) = peer_cert {
+            response
+                .metadata_mut()
+                .insert_bin("x-peer-cert-bin", der)
+                .map_err(|e| Status::internal(e.to_string()))?;
+        }
         response
             .metadata_mut()
             .insert("x-request-compressed", flag)
