@@ -41,8 +41,10 @@ pub const TE_TRAILERS: &str = "trailers";
 /// parses, and on insert copies, the name every time).
 pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 
-/// The `user-agent` this crate sends: `h2grpc/<version>`.
-pub const USER_AGENT: &str = concat!("h2grpc/", env!("CARGO_PKG_VERSION"));
+/// The `user-agent` this crate sends, in the structure PROTOCOL-HTTP2.md
+/// recommends (`"grpc-" Language ?("-" Variant) "/" Version`, like
+/// `grpc-java-netty/1.0`): `grpc-rust-h2grpc/<version>`.
+pub const USER_AGENT: &str = concat!("grpc-rust-h2grpc/", env!("CARGO_PKG_VERSION"));
 
 /// True for `application/grpc`, `application/grpc+<codec>` and `application/grpc;<params>`.
 pub fn is_grpc_content_type(value: &[u8]) -> bool {
@@ -241,10 +243,21 @@ pub fn check_response(http_status: u16, headers: &HeaderMap) -> Result<ResponseH
 
 /// The fixed headers of a request head, plus `grpc-timeout` when a deadline is
 /// set and `grpc-encoding` when messages may be compressed.
+///
+/// In the order of the spec's grammar (PROTOCOL-HTTP2.md "Requests":
+/// `Call-Definition → Method Scheme Path TE [Authority] [Timeout]
+/// Content-Type [Message-Type] [Message-Encoding] [Message-Accept-Encoding]
+/// [User-Agent]`); `h2` writes the pseudo-headers first and the rest in
+/// insertion order.
 pub fn request_headers(dst: &mut HeaderMap, timeout: Option<Duration>, encoding: Option<Encoding>) {
-    dst.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     dst.insert(header::TE, HeaderValue::from_static(TE_TRAILERS));
-    dst.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    if let Some(t) = timeout {
+        // The encoder emits only digits and a unit letter, always a valid header value.
+        if let Ok(v) = HeaderValue::from_str(&timeout::encode(t)) {
+            dst.insert(GRPC_TIMEOUT, v);
+        }
+    }
+    dst.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     if let Some(encoding) = encoding {
         dst.insert(GRPC_ENCODING, HeaderValue::from_static(encoding.as_str()));
     }
@@ -252,12 +265,7 @@ pub fn request_headers(dst: &mut HeaderMap, timeout: Option<Duration>, encoding:
         GRPC_ACCEPT_ENCODING,
         HeaderValue::from_static(ACCEPT_ENCODING),
     );
-    if let Some(t) = timeout {
-        // The encoder emits only digits and a unit letter, always a valid header value.
-        if let Ok(v) = HeaderValue::from_str(&timeout::encode(t)) {
-            dst.insert(GRPC_TIMEOUT, v);
-        }
-    }
+    dst.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
 }
 
 #[cfg(test)]
