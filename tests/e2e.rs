@@ -377,7 +377,7 @@ async fn large_messages_cross_many_windows() {
 }
 
 #[tokio::test]
-async fn panicking_handler_is_internal_and_server_survives() {
+async fn panicking_handler_is_unknown_and_server_survives() {
     let server = TestServer::start().await;
     let client = client(&server).await;
     let status = client
@@ -387,7 +387,8 @@ async fn panicking_handler_is_internal_and_server_survives() {
         })
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Internal);
+    // statuscodes.md: an application that throws instead of returning a status → UNKNOWN.
+    assert_eq!(status.code(), Code::Unknown, "{status:?}");
     assert_eq!(
         client.unary(req("after")).await.unwrap().get_ref().message,
         "after"
@@ -395,11 +396,11 @@ async fn panicking_handler_is_internal_and_server_survives() {
 }
 
 /// A response stream that panics after its first message: the call ends
-/// with INTERNAL (the message already sent stays delivered), and the
+/// with UNKNOWN (the message already sent stays delivered), and the
 /// connection goes on serving, on the default runtime and on connection
 /// threads (where the call's first poll runs on the connection's own task).
 #[tokio::test]
-async fn panicking_response_stream_is_internal_and_connection_survives() {
+async fn panicking_response_stream_is_unknown_and_connection_survives() {
     for threads in [None, Some(1)] {
         let server = TestServer::start_with(|b| match threads {
             Some(n) => b.connection_threads(n),
@@ -418,7 +419,7 @@ async fn panicking_response_stream_is_internal_and_connection_survives() {
             .into_inner();
         assert_eq!(stream.message().await.unwrap().unwrap().index, 0);
         let status = stream.message().await.unwrap_err();
-        assert_eq!(status.code(), Code::Internal, "{threads:?}: {status:?}");
+        assert_eq!(status.code(), Code::Unknown, "{threads:?}: {status:?}");
         assert_eq!(
             client.unary(req("after")).await.unwrap().get_ref().message,
             "after",

@@ -7,7 +7,8 @@
 //!        └───────────── raced against ──────────────┘
 //!           • the deadline from grpc-timeout → DEADLINE_EXCEEDED
 //!           • the client's RST_STREAM       → drop everything (handler cancelled)
-//!           • a handler panic                → INTERNAL
+//!           • a handler panic                → UNKNOWN (statuscodes.md: the
+//!             server application threw instead of returning a status)
 //! ```
 //!
 //! Unary and client streaming: the handler returns its one message, sent
@@ -502,7 +503,9 @@ impl<M> Reply<M> {
     }
 }
 
-/// Runs a handler future, turning a panic into `INTERNAL` for this call only.
+/// Runs a handler future, turning a panic into `UNKNOWN` for this call only
+/// (statuscodes.md: "Server side application throws an exception (or does
+/// something other than returning a Status code to terminate an RPC)").
 /// One `poll_fn` over the handler pinned where it was built, not
 /// `catch_unwind().map(..)`: every combinator layer moves the handler's
 /// (large) result once more, and an `async fn` would hold the future twice.
@@ -520,7 +523,7 @@ where
             }
         }));
         match (polled, ready) {
-            (Err(_), _) => Poll::Ready(Err(Status::internal("handler panicked"))),
+            (Err(_), _) => Poll::Ready(Err(Status::unknown("handler panicked"))),
             (Ok(()), Some(out)) => Poll::Ready(out),
             (Ok(()), None) => Poll::Pending,
         }
