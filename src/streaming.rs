@@ -186,9 +186,37 @@ impl<T> Streaming<T> {
     where
         C: Codec<Decode = T>,
     {
+        Streaming::client::<C>(Some(response), max_recv_bytes, deadline)
+    }
+
+    /// Client side, from a response head already received (unary and server
+    /// streaming, which send their whole request before they wait for it).
+    pub(crate) fn from_head<C>(
+        response: http::Response<RecvStream>,
+        max_recv_bytes: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Streaming<T>, Status>
+    where
+        C: Codec<Decode = T>,
+    {
+        let mut stream = Streaming::client::<C>(None, max_recv_bytes, deadline);
+        stream.accept_head(response)?;
+        Ok(stream)
+    }
+
+    /// A client stream waiting for its response head (`head`, or one handed
+    /// to `accept_head`).
+    fn client<C>(
+        head: Option<h2::client::ResponseFuture>,
+        max_recv_bytes: usize,
+        deadline: Option<Instant>,
+    ) -> Streaming<T>
+    where
+        C: Codec<Decode = T>,
+    {
         Streaming {
             body: None,
-            head: Some(response),
+            head,
             head_metadata: None,
             decoder: Decoder::new(max_recv_bytes, false),
             decode: decode_with::<C>,
@@ -202,36 +230,6 @@ impl<T> Streaming<T> {
             before_first_read: None,
             failure: None,
         }
-    }
-
-    /// Client side, from a response head already received (unary and server
-    /// streaming, which send their whole request before they wait for it).
-    pub(crate) fn from_head<C>(
-        response: http::Response<RecvStream>,
-        max_recv_bytes: usize,
-        deadline: Option<Instant>,
-    ) -> Result<Streaming<T>, Status>
-    where
-        C: Codec<Decode = T>,
-    {
-        let mut stream = Streaming {
-            body: None,
-            head: None,
-            head_metadata: None,
-            decoder: Decoder::new(max_recv_bytes, false),
-            decode: decode_with::<C>,
-            encoding: None,
-            last_compressed: false,
-            state: State::AwaitHead,
-            expect_trailers: true,
-            trailers: None,
-            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
-            guard: None,
-            before_first_read: None,
-            failure: None,
-        };
-        stream.accept_head(response)?;
-        Ok(stream)
     }
 
     /// Keeps a stream-style call's request pump alive as long as this stream.
