@@ -263,3 +263,26 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("create dir");
     dir
 }
+
+#[tokio::test]
+async fn the_authority_can_be_set_apart_from_the_uri() {
+    let (listener, connector) = transport::memory();
+    let (_stop, _server) = serve(listener, |b| b);
+    let channel = Channel::builder("http://in-memory:1")
+        .connector(connector)
+        .authority("foo.test.google.fr")
+        .expect("a valid authority")
+        .connect()
+        .await
+        .expect("connect");
+    assert!(
+        format!("{channel:?}").contains("authority: foo.test.google.fr"),
+        "{channel:?}"
+    );
+    EchoClient::new(channel)
+        .unary(req("x"))
+        .await
+        .expect("served");
+    let bad = Channel::builder("http://h:1").authority("not an authority");
+    assert_eq!(bad.expect_err("refused").code(), Code::InvalidArgument);
+}

@@ -158,6 +158,8 @@ pub struct ChannelBuilder {
     /// `None`: the default [`SocketConnector`].
     connector: Option<Arc<dyn Connector>>,
     tcp_keepalive: Option<Duration>,
+    /// `:authority` in place of the target's.
+    authority: Option<Authority>,
     #[cfg(feature = "tls")]
     tls: Option<crate::transport::ClientTlsConfig>,
 }
@@ -254,6 +256,17 @@ impl ChannelBuilder {
         self.tls = Some(tls);
         self
     }
+    /// Sends `authority` as every call's `:authority` instead of the
+    /// URI's `host:port` (a virtual host behind a proxy; the interop
+    /// clients' `--server_host_override`). `INVALID_ARGUMENT` if it is not
+    /// a valid authority.
+    pub fn authority(mut self, authority: &str) -> Result<Self, Status> {
+        let parsed = Authority::try_from(authority).map_err(|e| {
+            Status::invalid_argument(format!("invalid authority {authority:?}: {e}"))
+        })?;
+        self.authority = Some(parsed);
+        Ok(self)
+    }
     /// Connects now; fails with `UNAVAILABLE` if the server cannot be reached.
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.connect_lazy()?;
@@ -263,6 +276,14 @@ impl ChannelBuilder {
     /// Returns at once; the first call dials.
     pub fn connect_lazy(self) -> Result<Channel, Status> {
         let target = Target::parse(&self.uri)?;
+        // TLS settings on an http:// target still mean TLS: say https.
+        #[cfg(feature = "tls")]
+        let scheme = match (&target, self.tls.is_some()) {
+            (Target::Tcp(_), true) => Scheme::HTTPS,
+            _ => target.scheme(),
+        };
+        #[cfg(not(feature = "tls"))]
+        let scheme = target.scheme();
         let connector = self.connector.unwrap_or_else(|| {
             Arc::new(SocketConnector {
                 tcp_keepalive: self.tcp_keepalive,
@@ -280,8 +301,8 @@ impl ChannelBuilder {
         })?;
         Ok(Channel {
             inner: Arc::new(Inner {
-                scheme: target.scheme(),
-                authority: target.authority(),
+                scheme,
+                authority: self.authority.unwrap_or_else(|| target.authority()),
                 target,
                 connector,
                 keepalive_interval: Mutex::new(self.config.keepalive_interval),
@@ -343,6 +364,7 @@ impl Channel {
             config: Config::default(),
             connector: None,
             tcp_keepalive: None,
+            authority: None,
             #[cfg(feature = "tls")]
             tls: None,
         }

@@ -185,7 +185,11 @@ impl OrderManagement for OrderStore {
             match orders.get_mut(&order.id) {
                 Some(stored) => {
                     updated.push(order.id.clone());
-                    *stored = Arc::new(order);
+                    // In place when no search holds the old order (no new allocation).
+                    match Arc::get_mut(stored) {
+                        Some(slot) => *slot = order,
+                        None => *stored = Arc::new(order),
+                    }
                 }
                 None => return Err(not_found(&order.id)),
             }
