@@ -10,6 +10,8 @@
 //!   `target/tmp` on first use.
 //! - [`interop`]: the interop matrix: run one client against one server, check each case,
 //!   render the table of every pair (`H2GRPC_WRITE_MATRIX`).
+//! - [`tls`]: a temporary directory of PEM files (certificates made at test time) for the
+//!   TLS peer tests.
 
 // Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
@@ -18,4 +20,5 @@ pub mod go;
 pub mod interop;
 pub mod node;
 pub mod python;
+pub mod tls;
 pub mod tonic;

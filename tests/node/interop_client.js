@@ -7,6 +7,11 @@
 //
 // Usage: node interop_client.js --server_host HOST --server_port PORT --test_case NAME|all
 //        [--proto_root DIR]
+//        [--use_tls=true [--use_test_ca=true --ca_file F] [--server_host_override NAME]]
+// --use_tls=true connects over TLS (grpc.credentials.createSsl), trusting the CAs in --ca_file
+// with --use_test_ca=true (Node's default roots without); --server_host_override is both the
+// name the server's certificate is checked against and the :authority (the spec's "Client"
+// section), through grpc.ssl_target_name_override and grpc.default_authority.
 // Prints `PASS <case>` or `FAIL <case>: <reason>` per case, then `N passed, M failed`;
 // exits 0 only if every case passed. Every call carries a deadline, so nothing hangs.
 //
@@ -18,6 +23,8 @@
 // allows it: "some languages may not have access to the message flags").
 
 'use strict';
+
+const fs = require('fs');
 
 const { DEFAULT_PROTO_ROOT, clientFlags, flag, grpc, loadTesting } = require('./common');
 
@@ -402,12 +409,31 @@ async function main() {
 
   const testing = loadTesting(flag(argv, 'proto_root', DEFAULT_PROTO_ROOT));
   const target = `${host}:${port}`;
-  const insecure = grpc.credentials.createInsecure();
-  const client = new testing.TestService(target, insecure);
-  const gzipClient = new testing.TestService(target, insecure, {
+  let credentials = grpc.credentials.createInsecure();
+  const options = {};
+  if (flag(argv, 'use_tls', 'false') === 'true') {
+    let roots = null;
+    if (flag(argv, 'use_test_ca', 'false') === 'true') {
+      const caFile = flag(argv, 'ca_file');
+      if (!caFile) {
+        process.stderr.write('--use_test_ca=true needs --ca_file\n');
+        process.exit(2);
+      }
+      roots = fs.readFileSync(caFile);
+    }
+    credentials = grpc.credentials.createSsl(roots);
+    const override = flag(argv, 'server_host_override');
+    if (override) {
+      options['grpc.ssl_target_name_override'] = override;
+      options['grpc.default_authority'] = override;
+    }
+  }
+  const client = new testing.TestService(target, credentials, options);
+  const gzipClient = new testing.TestService(target, credentials, {
+    ...options,
     'grpc.default_compression_algorithm': GZIP,
   });
-  const unimplemented = new testing.UnimplementedService(target, insecure);
+  const unimplemented = new testing.UnimplementedService(target, credentials, options);
   const cases = makeCases(client, gzipClient, unimplemented);
 
   let passed = 0;

@@ -18,10 +18,15 @@
 //   fails server_compressed_unary and server_compressed_streaming here.
 //
 // Usage: node interop_server.js [--port PORT] [--proto_root DIR]
+//        [--use_tls=true --tls_cert_file F --tls_key_file F]
+// --use_tls=true serves TLS with that PEM chain and key (grpc.ServerCredentials.createSsl),
+// flags spelled as grpc-go's interop server spells them.
 // Binds 127.0.0.1 (PORT 0, the default, picks a free one), prints
 // `interop-server listening on 127.0.0.1:PORT` on stdout and serves until killed.
 
 'use strict';
+
+const fs = require('fs');
 
 const {
   COMPRESSED,
@@ -218,7 +223,19 @@ function main() {
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
   server.addService(withCompressedFlags(testing.TestService.service), service);
-  server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+  let credentials = grpc.ServerCredentials.createInsecure();
+  if (flag(argv, 'use_tls', 'false') === 'true') {
+    const certFile = flag(argv, 'tls_cert_file');
+    const keyFile = flag(argv, 'tls_key_file');
+    if (!certFile || !keyFile) {
+      process.stderr.write('--use_tls=true needs --tls_cert_file and --tls_key_file\n');
+      process.exit(2);
+    }
+    credentials = grpc.ServerCredentials.createSsl(null, [
+      { private_key: fs.readFileSync(keyFile), cert_chain: fs.readFileSync(certFile) },
+    ]);
+  }
+  server.bindAsync(`127.0.0.1:${port}`, credentials, (err, bound) => {
     if (err) {
       process.stderr.write(`cannot bind 127.0.0.1:${port}: ${err.message}\n`);
       process.exit(1);

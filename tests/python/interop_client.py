@@ -6,6 +6,11 @@ tests/python/interop_server.py and tests/node/interop_server.js, which keeps the
 themselves honest.
 
 Usage: interop_client.py --server_host HOST --server_port PORT --test_case NAME|all
+       [--use_tls=true [--use_test_ca=true --ca_file F] [--server_host_override NAME]]
+--use_tls connects over TLS (grpc.ssl_channel_credentials), trusting the CAs in --ca_file
+with --use_test_ca (grpcio's default roots without); --server_host_override is both the name
+the server's certificate is checked against and the :authority (the spec's "Client" section),
+through grpc.ssl_target_name_override and grpc.default_authority.
 Prints `PASS <case>` or `FAIL <case>: <reason>` per case, then `N passed, M failed`;
 exits 0 only if every case passed. Every RPC carries a deadline, so nothing hangs.
 
@@ -337,6 +342,12 @@ CASES = [
 ]
 
 
+def parse_bool(value):
+    if value in ("true", "false"):
+        return value == "true"
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
 def one_line(text):
     return " ".join(str(text).split())
 
@@ -346,7 +357,13 @@ def main():
     parser.add_argument("--server_host", default="127.0.0.1")
     parser.add_argument("--server_port", type=int, required=True)
     parser.add_argument("--test_case", default="all", help="a case name or 'all'")
+    parser.add_argument("--use_tls", type=parse_bool, nargs="?", const=True, default=False)
+    parser.add_argument("--use_test_ca", type=parse_bool, nargs="?", const=True, default=False)
+    parser.add_argument("--ca_file")
+    parser.add_argument("--server_host_override")
     args = parser.parse_args()
+    if args.use_test_ca and not args.ca_file:
+        parser.error("--use_test_ca needs --ca_file (no built-in copy of grpc's test CA here)")
 
     if args.test_case == "all":
         names = CASES
@@ -356,7 +373,21 @@ def main():
         sys.exit(f"unknown test case {args.test_case!r}; known: all, {', '.join(CASES)}")
 
     passed = failed = 0
-    with grpc.insecure_channel(f"{args.server_host}:{args.server_port}") as channel:
+    target = f"{args.server_host}:{args.server_port}"
+    if args.use_tls:
+        roots = None
+        if args.use_test_ca:
+            with open(args.ca_file, "rb") as f:
+                roots = f.read()
+        options = []
+        if args.server_host_override:
+            options = [("grpc.ssl_target_name_override", args.server_host_override),
+                       ("grpc.default_authority", args.server_host_override)]
+        channel = grpc.secure_channel(
+            target, grpc.ssl_channel_credentials(root_certificates=roots), options=options)
+    else:
+        channel = grpc.insecure_channel(target)
+    with channel:
         cases = Cases(channel)
         for name in names:
             try:

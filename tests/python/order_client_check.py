@@ -3,7 +3,11 @@
 tests/order_python.rs runs it against our `order-server`; it also runs against
 tests/python/order_server.py, which is how the checks themselves are kept honest.
 
-Usage: order_client_check.py --addr HOST:PORT
+Usage: order_client_check.py --addr HOST:PORT [--ca F [--cert F --key F] [--server_name N]]
+
+With --ca (PEM roots) it connects over TLS (grpc.ssl_channel_credentials), presenting the
+--cert/--key client certificate if given; --server_name checks the server's certificate
+against that name instead of HOST (grpc.ssl_target_name_override).
 
 Expects a fresh server holding the sample orders 102..106 (the checks update some of them;
 destinations and items are left as they were so later checks can still rely on them).
@@ -227,14 +231,35 @@ CHECK_ORDER = [
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--addr", required=True, help="HOST:PORT of the server under test")
+    parser.add_argument("--ca", help="PEM CA bundle: connect over TLS, trusting it")
+    parser.add_argument("--cert", help="PEM client certificate chain (mTLS), with --key")
+    parser.add_argument("--key", help="PEM client private key (mTLS), with --cert")
+    parser.add_argument("--server_name", help="name the server's certificate must carry")
     args = parser.parse_args()
+    if bool(args.cert) != bool(args.key):
+        parser.error("--cert and --key go together")
+    if (args.cert or args.server_name) and not args.ca:
+        parser.error("--cert, --key and --server_name need --ca")
 
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ]
+    if args.ca:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read(args.ca),
+            private_key=read(args.key) if args.key else None,
+            certificate_chain=read(args.cert) if args.cert else None)
+        if args.server_name:
+            options.append(("grpc.ssl_target_name_override", args.server_name))
+        channel = grpc.secure_channel(args.addr, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(args.addr, options=options)
     passed = failed = 0
-    with grpc.insecure_channel(args.addr, options=options) as channel:
+    with channel:
         try:
             grpc.channel_ready_future(channel).result(timeout=RPC_TIMEOUT_S)
         except grpc.FutureTimeoutError:

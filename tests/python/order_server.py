@@ -19,7 +19,10 @@ Contract (proto/order_management.proto, package ecommerce):
                  is still sending, and what remains at end of input; unknown id -> NOT_FOUND.
 
 Usage: order_server.py [--addr HOST:PORT] [--no-sample-data]
+                       [--tls_cert_file F --tls_key_file F [--client_ca_file F]]
 Prints `order-server listening on 127.0.0.1:PORT` on stdout once bound, serves until killed.
+With --tls_cert_file and --tls_key_file (PEM) it serves TLS (grpc.ssl_server_credentials);
+--client_ca_file then requires a client certificate signed by a CA in that file (mTLS).
 Needs the generated stubs (order_management_pb2*.py) on PYTHONPATH; tests/common/python.rs
 generates them and sets PYTHONPATH.
 """
@@ -130,11 +133,29 @@ class OrderManagement(pb_grpc.OrderManagementServicer):
         yield from batch.values()
 
 
+def server_credentials(cert_file, key_file, client_ca_file):
+    """TLS with this PEM chain and key; with client_ca_file, client certificates required."""
+    def read(path):
+        with open(path, "rb") as f:
+            return f.read()
+    return grpc.ssl_server_credentials(
+        [(read(key_file), read(cert_file))],
+        root_certificates=read(client_ca_file) if client_ca_file else None,
+        require_client_auth=bool(client_ca_file))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--addr", default="127.0.0.1:0")
     parser.add_argument("--no-sample-data", action="store_true")
+    parser.add_argument("--tls_cert_file")
+    parser.add_argument("--tls_key_file")
+    parser.add_argument("--client_ca_file")
     args = parser.parse_args()
+    if bool(args.tls_cert_file) != bool(args.tls_key_file):
+        sys.exit("order_server.py: --tls_cert_file and --tls_key_file go together")
+    if args.client_ca_file and not args.tls_cert_file:
+        sys.exit("order_server.py: --client_ca_file needs --tls_cert_file and --tls_key_file")
 
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -144,7 +165,11 @@ def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=options)
     pb_grpc.add_OrderManagementServicer_to_server(OrderManagement(not args.no_sample_data), server)
     host = args.addr.rsplit(":", 1)[0]
-    port = server.add_insecure_port(args.addr)
+    if args.tls_cert_file:
+        credentials = server_credentials(args.tls_cert_file, args.tls_key_file, args.client_ca_file)
+        port = server.add_secure_port(args.addr, credentials)
+    else:
+        port = server.add_insecure_port(args.addr)
     if port == 0:
         sys.exit(f"order_server.py: cannot bind {args.addr}")
     server.start()

@@ -2,12 +2,25 @@
 //! (grpc/grpc doc/interop-test-descriptions.md, "Server") on h2grpc.
 //!
 //! ```text
-//! interop-server [--port N] [--host HOST] [--use_tls false]
+//! interop-server [--port N] [--host HOST]
+//!                [--use_tls=true --tls_cert_file FILE --tls_key_file FILE [--client_ca_file FILE]]
 //! ```
 //! Binds HOST:N (default 127.0.0.1; `--port 0`, the default, picks a free
 //! port) and prints `interop-server listening on HOST:PORT` as its first
-//! stdout line. Plaintext HTTP/2 (h2c) only. Flags may also be written
-//! `--flag=value`, as the upstream interop runners do. Stops on Ctrl-C or SIGTERM.
+//! stdout line. Flags may also be written `--flag=value`, as the upstream
+//! interop runners do; a boolean flag alone (`--use_tls`) means true, as in
+//! grpc-go's. Stops on Ctrl-C or SIGTERM.
+//!
+//! TLS: `--use_tls=true` with `--tls_cert_file` and `--tls_key_file` (PEM),
+//! as grpc-go's interop server spells them; that server falls back to
+//! grpc's test certificates, this one has none built in, so both files are
+//! required. Without `--use_tls` it speaks plaintext HTTP/2 (h2c).
+//!
+//! `--client_ca_file FILE` (an h2grpc addition, no upstream interop server
+//! has it) requires every client to present a certificate signed by a CA in
+//! FILE (mTLS). `EmptyCall` and `UnaryCall` then return the client's
+//! verified certificate (DER) in the response head as `x-h2grpc-peer-cert-bin`,
+//! so a foreign client can check what the handler saw.
 
 #[path = "../common/logging.rs"]
 mod logging;
@@ -18,6 +31,7 @@ mod service;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use h2grpc::server::Server;
@@ -26,19 +40,55 @@ use tokio::net::TcpListener;
 use pb::grpc_testing::test_service_server::TestServiceServer;
 use service::InteropService;
 
-const USAGE: &str = "usage: interop-server [--port N] [--host HOST] [--use_tls false] [--trace]";
+const USAGE: &str = "usage: interop-server [--port N] [--host HOST] [--use_tls=true|false] \
+                     [--tls_cert_file FILE --tls_key_file FILE] [--client_ca_file FILE] [--trace]";
 
 struct Args {
     host: IpAddr,
     port: u16,
+    tls: Option<TlsArgs>,
+}
+
+/// `--tls_cert_file`, `--tls_key_file`, `--client_ca_file`.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+struct TlsArgs {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
+}
+
+/// A boolean flag's value: `--flag=V`, `--flag V` (V `true` or `false`),
+/// or `--flag` alone, which means true (grpc-go's flag package).
+fn bool_flag(
+    flag: &str,
+    inline: Option<String>,
+    it: &mut std::iter::Peekable<impl Iterator<Item = String>>,
+) -> Result<bool, String> {
+    let value = match inline {
+        Some(value) => value,
+        None => match it.peek().map(String::as_str) {
+            Some("true" | "false") => it.next().unwrap_or_default(),
+            _ => return Ok(true),
+        },
+    };
+    match value.as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        v => Err(format!("bad {flag} {v:?}: expected true or false")),
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         port: 0,
+        tls: None,
     };
-    let mut it = std::env::args().skip(1);
+    let mut use_tls = false;
+    let mut cert = None;
+    let mut key = None;
+    let mut client_ca = None;
+    let mut it = std::env::args().skip(1).peekable();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
@@ -64,15 +114,64 @@ fn parse_args() -> Result<Args, String> {
             }
             // Handled by logging::trace_requested in main.
             "--trace" => {}
-            "--use_tls" => match value()?.as_str() {
-                "false" => {}
-                "true" => return Err("--use_tls true: TLS is not supported yet".into()),
-                v => return Err(format!("bad --use_tls {v:?}: expected true or false")),
-            },
+            "--use_tls" => {
+                use_tls = bool_flag(&flag, inline.clone(), &mut it)?;
+            }
+            "--tls_cert_file" => cert = Some(PathBuf::from(value()?)),
+            "--tls_key_file" => key = Some(PathBuf::from(value()?)),
+            "--client_ca_file" => client_ca = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
+    if use_tls {
+        let (Some(cert), Some(key)) = (cert, key) else {
+            return Err(format!(
+                "--use_tls=true needs --tls_cert_file and --tls_key_file (this server has \
+                 no built-in test certificates)\n{USAGE}"
+            ));
+        };
+        args.tls = Some(TlsArgs {
+            cert,
+            key,
+            client_ca,
+        });
+    } else if cert.is_some() || key.is_some() || client_ca.is_some() {
+        return Err(format!(
+            "--tls_cert_file, --tls_key_file and --client_ca_file need --use_tls=true\n{USAGE}"
+        ));
+    }
     Ok(args)
+}
+
+/// The TLS acceptor the flags describe, built before binding so a bad file
+/// is reported before the "listening" line.
+#[cfg(feature = "tls")]
+type Acceptor = h2grpc::transport::TlsAcceptor;
+/// Without the `tls` feature there is no acceptor to build.
+#[cfg(not(feature = "tls"))]
+type Acceptor = std::convert::Infallible;
+
+#[cfg(feature = "tls")]
+fn acceptor(tls: &TlsArgs) -> std::io::Result<Acceptor> {
+    let mut config = h2grpc::transport::ServerTlsConfig::from_pem_files(&tls.cert, &tls.key)?;
+    if let Some(ca) = &tls.client_ca {
+        let pem = std::fs::read(ca).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot read client CA bundle {}: {e}", ca.display()),
+            )
+        })?;
+        config = config.client_ca_pem(&pem, true)?;
+    }
+    config.build()
+}
+
+#[cfg(not(feature = "tls"))]
+fn acceptor(_tls: &TlsArgs) -> std::io::Result<Acceptor> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "interop-server was built without the `tls` feature",
+    ))
 }
 
 #[tokio::main]
@@ -86,6 +185,13 @@ async fn main() -> ExitCode {
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
+        }
+    };
+    let tls = match args.tls.as_ref().map(acceptor).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("error: TLS: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let addr = SocketAddr::new(args.host, args.port);
@@ -103,10 +209,17 @@ async fn main() -> ExitCode {
     println!("interop-server listening on {local}");
     let _ = std::io::stdout().flush();
 
-    let served = Server::builder()
-        .add_service(TestServiceServer::new(InteropService))
-        .serve_with_listener(listener, shutdown_signal())
-        .await;
+    let builder = Server::builder().add_service(TestServiceServer::new(InteropService));
+    let served = match tls {
+        #[cfg(feature = "tls")]
+        Some(acceptor) => {
+            let listener = h2grpc::transport::TlsListener::new(listener, acceptor);
+            builder.serve_on(listener, shutdown_signal()).await
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+        None => builder.serve_on(listener, shutdown_signal()).await,
+    };
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -20,6 +20,11 @@
 //! sending a message answers Trailers-Only (PROTOCOL-HTTP2.md "Responses"),
 //! whose single HEADERS frame then carries both.
 //!
+//! mTLS (an h2grpc addition, `--client_ca_file`): `EmptyCall` and
+//! `UnaryCall` return the client's verified leaf certificate (DER) in the
+//! response head as `x-h2grpc-peer-cert-bin`, so a foreign client sees what
+//! the handler saw. Nothing is added without a client certificate.
+//!
 //! Compression (doc/compression.md): `response_compressed` asks for a gzip
 //! unary response; on streams every call is set up for gzip and each
 //! `ResponseParameters.compressed` flips the per-message toggle before its
@@ -47,6 +52,10 @@ use crate::pb::grpc_testing::{
 pub const ECHO_INITIAL_KEY: &str = "x-grpc-test-echo-initial";
 /// Echo Metadata: a binary key returned in the trailers.
 pub const ECHO_TRAILING_KEY: &str = "x-grpc-test-echo-trailing-bin";
+/// mTLS: the client's verified leaf certificate, DER, in the response head
+/// of `EmptyCall` and `UnaryCall` (not an interop feature: module doc).
+#[cfg(feature = "tls")]
+pub const PEER_CERT_KEY: &str = "x-h2grpc-peer-cert-bin";
 
 /// Largest payload one response may ask for. The body is allocated before it
 /// is sent, so the size a client asks for is checked against this first; the
@@ -70,7 +79,7 @@ pub struct InteropService;
 
 impl TestService for InteropService {
     async fn empty_call(&self, request: Request<Empty>) -> Result<Response<Empty>, Status> {
-        let echo = Echo::from_request(request.metadata())?;
+        let echo = Echo::from_request(request.metadata())?.with_peer_cert(&request)?;
         Ok(echo.respond(Empty {}))
     }
 
@@ -78,7 +87,7 @@ impl TestService for InteropService {
         &self,
         request: Request<SimpleRequest>,
     ) -> Result<Response<SimpleResponse>, Status> {
-        let echo = Echo::from_request(request.metadata())?;
+        let echo = Echo::from_request(request.metadata())?.with_peer_cert(&request)?;
         let compressed = request.message_compressed();
         let req = request.into_inner();
         let reply = (|| {
@@ -444,6 +453,25 @@ impl Echo {
             }
         }
         Ok(echo)
+    }
+
+    /// Adds the client's verified leaf certificate (mTLS) to the response
+    /// head; no change without one.
+    #[cfg(feature = "tls")]
+    fn with_peer_cert<T>(mut self, request: &Request<T>) -> Result<Echo, Status> {
+        if let Some(leaf) = request.peer_certs().and_then(<[_]>::first) {
+            for dst in [&mut self.initial, &mut self.both] {
+                dst.insert_bin(PEER_CERT_KEY, leaf)
+                    .map_err(|e| Status::internal(format!("cannot return the certificate: {e}")))?;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Without the `tls` feature there are no certificates.
+    #[cfg(not(feature = "tls"))]
+    fn with_peer_cert<T>(self, _request: &Request<T>) -> Result<Echo, Status> {
+        Ok(self)
     }
 
     /// A response carrying the initial echo in its head and the trailing echo in its trailers.

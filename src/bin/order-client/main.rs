@@ -1,13 +1,22 @@
 //! `order-client`: drives the OrderManagement service, one RPC per subcommand.
 //!
 //! ```text
-//! order-client [--addr HOST:PORT | unix:PATH] get ID
+//! order-client [--addr HOST:PORT | https://HOST:PORT | unix:PATH]
+//!              [--ca FILE] [--cert FILE --key FILE] [--server-name NAME]
+//!                                 get ID
 //!                                 add --id ID --item ITEM... --description D --price P --destination DEST
 //!                                 search QUERY
 //!                                 update [--id ... same flags as add]   (else JSON lines on stdin)
 //!                                 process ID...
 //!                                 demo
 //! ```
+//! TLS: an `https://` address, or any address with `--ca` (a bare
+//! `HOST:PORT` then means `https://HOST:PORT`; `unix:PATH` runs TLS over the
+//! socket). `--ca FILE` trusts the CAs in FILE (PEM) instead of the
+//! platform's store; `--cert`/`--key` present a client certificate (mTLS);
+//! `--server-name` checks the server's certificate against NAME instead of
+//! the address's host. The global flags come before the subcommand.
+//!
 //! Orders and shipments print as one JSON object per line. A failed call
 //! prints `error: CODE: message` to stderr and exits 1. `--trace` (or
 //! `H2GRPC_TRACE=1`) prints the wire trace to stderr.
@@ -32,16 +41,116 @@ use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 use pb::google_rpc;
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT|unix:PATH] [--trace] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--trace] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
 /// Every call gets this deadline, so a stuck server cannot hang the CLI.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What went wrong: a usage error (exit 2) or a failed call (exit 1).
+/// What went wrong: a usage error (exit 2), a bad setting such as an
+/// unreadable certificate (exit 2), or a failed call (exit 1).
 enum Failure {
     Usage(String),
+    Setup(String),
     Call(Status),
+}
+
+/// The flags before the subcommand.
+struct Global {
+    addr: String,
+    /// `--ca`: PEM CAs to trust instead of the platform's store.
+    ca: Option<String>,
+    /// `--cert` and `--key`: a client certificate for mTLS.
+    cert: Option<String>,
+    key: Option<String>,
+    /// `--server-name`: the name the server's certificate must carry.
+    server_name: Option<String>,
+}
+
+impl Global {
+    fn wants_tls(&self) -> bool {
+        self.ca.is_some() || self.cert.is_some() || self.server_name.is_some()
+    }
+}
+
+/// Takes the global flags off the front of `args`.
+fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
+    let mut global = Global {
+        addr: "127.0.0.1:50051".to_string(),
+        ca: None,
+        cert: None,
+        key: None,
+        server_name: None,
+    };
+    while let Some(flag) = args.first() {
+        let slot = match flag.as_str() {
+            "--addr" => None,
+            "--ca" => Some(&mut global.ca),
+            "--cert" => Some(&mut global.cert),
+            "--key" => Some(&mut global.key),
+            "--server-name" => Some(&mut global.server_name),
+            _ => break,
+        };
+        if args.len() < 2 {
+            return Err(format!("{flag} needs a value"));
+        }
+        let value = args.remove(1);
+        args.remove(0);
+        match slot {
+            Some(slot) => *slot = Some(value),
+            None => global.addr = value,
+        }
+    }
+    if global.cert.is_some() != global.key.is_some() {
+        return Err("--cert and --key go together".into());
+    }
+    Ok(global)
+}
+
+/// The channel's URI: `http://` for a bare `HOST:PORT`, or `https://`
+/// when a TLS flag was given.
+fn target_uri(global: &Global) -> Result<String, String> {
+    let addr = &global.addr;
+    if addr.starts_with("unix:") || addr.starts_with("https://") {
+        return Ok(addr.clone());
+    }
+    if global.wants_tls() {
+        if addr.contains("://") {
+            return Err(format!(
+                "--ca, --cert and --server-name need an https:// address, not {addr:?}"
+            ));
+        }
+        return Ok(format!("https://{addr}"));
+    }
+    if addr.contains("://") {
+        Ok(addr.clone())
+    } else {
+        Ok(format!("http://{addr}"))
+    }
+}
+
+/// The TLS settings the flags ask for: `None` leaves an `https://` address
+/// to the library's default (the platform's CAs, the address's host).
+#[cfg(feature = "tls")]
+fn tls_config(global: &Global) -> Result<Option<h2grpc::transport::ClientTlsConfig>, String> {
+    use h2grpc::transport::ClientTlsConfig;
+    if !global.wants_tls() {
+        return Ok(None);
+    }
+    let mut tls = match &global.ca {
+        Some(ca) => ClientTlsConfig::new().ca_file(ca),
+        None => ClientTlsConfig::new().native_roots(),
+    }
+    .map_err(|e| format!("TLS: {e}"))?;
+    if let (Some(cert), Some(key)) = (&global.cert, &global.key) {
+        tls = tls
+            .identity_files(cert, key)
+            .map_err(|e| format!("TLS: {e}"))?;
+    }
+    if let Some(name) = &global.server_name {
+        tls = tls.server_name(name.clone());
+    }
+    Ok(Some(tls))
 }
 
 impl From<Status> for Failure {
@@ -62,19 +171,25 @@ async fn main() -> ExitCode {
         None => false,
     };
     logging::init("warn", trace);
-    let mut addr = "127.0.0.1:50051".to_string();
-    if args.first().map(String::as_str) == Some("--addr") {
-        if args.len() < 2 {
-            eprintln!("--addr needs a value\n{USAGE}");
+    if matches!(args.first().map(String::as_str), Some("-h" | "--help")) {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let global = match parse_global(&mut args) {
+        Ok(global) => global,
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
             return ExitCode::from(2);
         }
-        addr = args.remove(1);
-        args.remove(0);
-    }
-    match run(&addr, &args, gzip).await {
+    };
+    match run(&global, &args, gzip).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
             eprintln!("{message}\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Setup(message)) => {
+            eprintln!("error: {message}");
             ExitCode::from(2)
         }
         Err(Failure::Call(status)) => {
@@ -84,17 +199,23 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(addr: &str, args: &[String], gzip: bool) -> Result<(), Failure> {
+async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure> {
     let Some((command, rest)) = args.split_first() else {
         return Err(Failure::Usage("missing subcommand".into()));
     };
-    // `http://host:port`, `unix:path`, or a bare `host:port`.
-    let uri = if addr.contains("://") || addr.starts_with("unix:") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
+    // `http://host:port`, `https://host:port`, `unix:path`, or a bare `host:port`.
+    let uri = target_uri(global).map_err(Failure::Usage)?;
     let mut channel = Channel::builder(&uri);
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls_config(global).map_err(Failure::Setup)? {
+        channel = channel.tls_config(tls);
+    }
+    #[cfg(not(feature = "tls"))]
+    if global.wants_tls() {
+        return Err(Failure::Setup(
+            "order-client was built without the `tls` feature".into(),
+        ));
+    }
     if gzip {
         // Every request message goes out gzip-compressed (grpc-encoding: gzip).
         channel = channel.send_compression(Encoding::Gzip);

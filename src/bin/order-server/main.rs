@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] [--gzip] [--connection-threads N] [--trace]
+//!              [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]]
 //! ```
 //! Prints `order-server listening on ADDR` once bound (port 0 picks a free
 //! one), logs every call (method, status, duration; `RUST_LOG` overrides the
@@ -9,6 +10,15 @@
 //! `--trace` (or `H2GRPC_TRACE=1`) prints the wire trace to stderr.
 //! `--connection-threads N` serves connections on N threads of their own
 //! (`server::Builder::connection_threads`; default: tokio's work-stealing runtime).
+//!
+//! TLS (`--tls-cert` chain and `--tls-key`, PEM; ALPN `h2`), over TCP or the
+//! Unix socket alike: clients then dial `https://HOST:PORT` (or `unix:PATH`
+//! with TLS settings); the "listening on" line shows the bare address as
+//! without TLS. `--client-ca FILE` asks every client for a
+//! certificate signed by a CA in FILE and refuses a handshake without one
+//! (mTLS); with `--client-ca-optional` a client without a certificate is
+//! served too, one with a bad certificate still refused. A refused handshake
+//! is logged and the server goes on serving.
 
 #[path = "../common/logging.rs"]
 mod logging;
@@ -18,16 +28,19 @@ mod service;
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use h2grpc::server::Server;
+use h2grpc::server::{Builder, Server};
+use h2grpc::transport::Listener;
 use tokio::net::TcpListener;
 
 use pb::ecommerce::order_management_server::OrderManagementServer;
 use service::OrderStore;
 
 const USAGE: &str = "usage: order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] \
-                     [--gzip] [--connection-threads N] [--trace]";
+                     [--gzip] [--connection-threads N] [--trace] \
+                     [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]]";
 
 struct Args {
     addr: SocketAddr,
@@ -36,6 +49,17 @@ struct Args {
     sample_data: bool,
     gzip: bool,
     connection_threads: Option<usize>,
+    tls: Option<TlsArgs>,
+}
+
+/// `--tls-cert`, `--tls-key`, `--client-ca`, `--client-ca-optional`.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+struct TlsArgs {
+    cert: PathBuf,
+    key: PathBuf,
+    /// mTLS: the CAs client certificates must chain to, and whether a
+    /// client may also come without one.
+    client_ca: Option<(PathBuf, bool)>,
 }
 
 fn parse_args(argv: Vec<String>) -> Result<Args, String> {
@@ -45,7 +69,12 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
         sample_data: true,
         gzip: false,
         connection_threads: None,
+        tls: None,
     };
+    let mut tls_cert = None;
+    let mut tls_key = None;
+    let mut client_ca = None;
+    let mut client_ca_optional = false;
     let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -69,11 +98,88 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
                         .map_err(|e| format!("bad --connection-threads {value:?}: {e}"))?,
                 );
             }
+            "--tls-cert" => {
+                tls_cert = Some(PathBuf::from(it.next().ok_or("--tls-cert needs a file")?))
+            }
+            "--tls-key" => {
+                tls_key = Some(PathBuf::from(it.next().ok_or("--tls-key needs a file")?))
+            }
+            "--client-ca" => {
+                client_ca = Some(PathBuf::from(it.next().ok_or("--client-ca needs a file")?));
+            }
+            "--client-ca-optional" => client_ca_optional = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
+    args.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(TlsArgs {
+            cert,
+            key,
+            client_ca: client_ca.map(|ca| (ca, !client_ca_optional)),
+        }),
+        (None, None) if client_ca.is_some() => {
+            return Err(format!(
+                "--client-ca needs TLS: give --tls-cert and --tls-key too\n{USAGE}"
+            ));
+        }
+        (None, None) => None,
+        (Some(_), None) => return Err(format!("--tls-cert needs --tls-key\n{USAGE}")),
+        (None, Some(_)) => return Err(format!("--tls-key needs --tls-cert\n{USAGE}")),
+    };
+    if client_ca_optional && args.tls.as_ref().is_none_or(|t| t.client_ca.is_none()) {
+        return Err(format!("--client-ca-optional needs --client-ca\n{USAGE}"));
+    }
     Ok(args)
+}
+
+/// The TLS acceptor `--tls-cert`/`--tls-key`/`--client-ca` describe, built
+/// before binding so a bad file is reported before the "listening" line.
+#[cfg(feature = "tls")]
+type Acceptor = h2grpc::transport::TlsAcceptor;
+/// Without the `tls` feature there is no acceptor to build.
+#[cfg(not(feature = "tls"))]
+type Acceptor = std::convert::Infallible;
+
+#[cfg(feature = "tls")]
+fn acceptor(tls: &TlsArgs) -> std::io::Result<Acceptor> {
+    let mut config = h2grpc::transport::ServerTlsConfig::from_pem_files(&tls.cert, &tls.key)?;
+    if let Some((ca, required)) = &tls.client_ca {
+        let pem = std::fs::read(ca).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot read client CA bundle {}: {e}", ca.display()),
+            )
+        })?;
+        config = config.client_ca_pem(&pem, *required)?;
+    }
+    config.build()
+}
+
+#[cfg(not(feature = "tls"))]
+fn acceptor(_tls: &TlsArgs) -> std::io::Result<Acceptor> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "order-server was built without the `tls` feature",
+    ))
+}
+
+/// Serves `listener`'s connections, under TLS when `tls` is given.
+async fn serve<L: Listener>(
+    builder: Builder,
+    listener: L,
+    tls: Option<Acceptor>,
+) -> std::io::Result<()> {
+    match tls {
+        #[cfg(feature = "tls")]
+        Some(acceptor) => {
+            let listener = h2grpc::transport::TlsListener::new(listener, acceptor);
+            builder.serve_on(listener, shutdown_signal()).await
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+        None => builder.serve_on(listener, shutdown_signal()).await,
+    }
 }
 
 impl Args {
@@ -129,6 +235,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tls = match args.tls.as_ref().map(acceptor).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("error: TLS: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match bind(&args).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -138,6 +251,14 @@ async fn main() -> ExitCode {
     };
     println!("order-server listening on {}", listener.describe());
     let _ = std::io::stdout().flush();
+    if let Some(tls) = &args.tls {
+        let clients = match &tls.client_ca {
+            None => "no client certificates",
+            Some((_, true)) => "client certificates required",
+            Some((_, false)) => "client certificates optional",
+        };
+        tracing::info!("TLS on ({clients})");
+    }
 
     let store = if args.sample_data {
         OrderStore::with_samples()
@@ -154,9 +275,9 @@ async fn main() -> ExitCode {
     }
     let builder = builder.add_service(OrderManagementServer::new(store));
     let served = match listener {
-        Bound::Tcp(listener) => builder.serve_on(listener, shutdown_signal()).await,
+        Bound::Tcp(listener) => serve(builder, listener, tls).await,
         Bound::Unix(listener, path) => {
-            let served = builder.serve_on(listener, shutdown_signal()).await;
+            let served = serve(builder, listener, tls).await;
             // Stopped cleanly: leave no socket file behind.
             let _ = std::fs::remove_file(path);
             served

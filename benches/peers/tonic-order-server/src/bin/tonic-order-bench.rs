@@ -2,15 +2,23 @@
 //! `order-bench`, for "our client vs tonic's client against the same server".
 //!
 //! ```text
-//! tonic-order-bench --addr HOST:PORT [--mode unary] [--connections N] [--concurrency M]
-//!                   [--duration SECS] [--warmup SECS] [--target NAME] [--json]
+//! tonic-order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all]
+//!                   [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS]
+//!                   [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
 //! tonic-order-bench --count-allocs [--calls N] [--order-bytes B] [--stream-count K] [--json]
 //! ```
 //!
-//! The unary mode is order-bench's: `getOrder("102")`, the whole reply
-//! checked, N tonic `Channel`s (one connection each) × M workers each, timed
-//! by the same driver (`stats.rs`, included from h2grpc's tree by path) and
-//! printed in the same format. `--count-allocs` is order-bench's harness with
+//! The modes are order-bench's (`src/bin/order-bench/modes.rs`), round for
+//! round the same workload on tonic's generated client: `unary` is
+//! `getOrder("102")`, the whole reply checked; `server-stream` is
+//! `searchOrders(token)` of K preloaded orders; `client-stream` is
+//! `updateOrders` of K preloaded orders (a fresh copy of the set streamed per
+//! round, as order-bench does); `bidi` is one long `processOrders` call per
+//! worker, each round sending 102, 103, 104 and awaiting their 2 shipments.
+//! The preloaded sets have the same ids, tokens and sizes as order-bench's,
+//! so either client finds the other's already there. N tonic `Channel`s (one
+//! connection each) × M workers each, timed by the same driver (`stats.rs`,
+//! included from h2grpc's tree by path) and printed in the same format. `--count-allocs` is order-bench's harness with
 //! tonic on both sides (same method, same counting allocator: `count_alloc.rs`).
 
 #[path = "../../../../../src/bin/order-bench/count_alloc.rs"]
@@ -20,8 +28,11 @@ mod stats;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
+
+use futures::channel::mpsc;
 
 use prost::Message;
 use serde_json::json;
@@ -31,16 +42,16 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint, Server};
 
 use count_alloc::Side;
-use stats::{Outcome, Plan, Worker, code_name, drive, parse_seconds};
-use tonic_order_server::pb::ecommerce::Order;
+use stats::{Outcome, Plan, Report, Worker, code_name, drive, parse_seconds};
 use tonic_order_server::pb::ecommerce::order_management_client::OrderManagementClient;
 use tonic_order_server::pb::ecommerce::order_management_server::OrderManagementServer;
+use tonic_order_server::pb::ecommerce::{CombinedShipment, Order};
 use tonic_order_server::service::OrderStore;
 
 #[global_allocator]
 static ALLOCATOR: count_alloc::Counting = count_alloc::Counting;
 
-const USAGE: &str = "usage: tonic-order-bench --addr HOST:PORT [--mode unary] [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS] [--target NAME] [--json]
+const USAGE: &str = "usage: tonic-order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all] [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS] [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
        tonic-order-bench --count-allocs [--calls N] [--order-bytes B] [--stream-count K] [--json]";
 
 /// Calls made before counting starts (as order-bench's harness).
@@ -48,8 +59,33 @@ const WARMUP_CALLS: usize = 1000;
 /// Lets the server finish the last call's bookkeeping before a snapshot.
 const SETTLE: Duration = Duration::from_millis(50);
 
+/// The ids one bidi round sends: one batch of `processOrders` (order-bench's `BIDI_IDS`).
+const BIDI_IDS: [&str; 3] = ["102", "103", "104"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Unary,
+    ServerStream,
+    ClientStream,
+    Bidi,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Unary => "unary",
+            Mode::ServerStream => "server-stream",
+            Mode::ClientStream => "client-stream",
+            Mode::Bidi => "bidi",
+        }
+    }
+}
+
 struct Args {
     addr: Option<String>,
+    modes: Vec<Mode>,
+    /// The streaming modes' orders are already on the server: skip `addOrder`.
+    preloaded: bool,
     connections: usize,
     concurrency: usize,
     plan: Plan,
@@ -64,6 +100,8 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         addr: None,
+        modes: vec![Mode::Unary],
+        preloaded: false,
         connections: 1,
         concurrency: 1,
         plan: Plan {
@@ -87,11 +125,21 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--addr" => args.addr = Some(value()?),
             "--mode" => {
-                let mode = value()?;
-                if mode != "unary" {
-                    return Err(format!("only --mode unary is implemented, not {mode:?}"));
+                args.modes = match value()?.as_str() {
+                    "unary" => vec![Mode::Unary],
+                    "server-stream" => vec![Mode::ServerStream],
+                    "client-stream" => vec![Mode::ClientStream],
+                    "bidi" => vec![Mode::Bidi],
+                    "all" => vec![
+                        Mode::Unary,
+                        Mode::ServerStream,
+                        Mode::ClientStream,
+                        Mode::Bidi,
+                    ],
+                    other => return Err(format!("unknown --mode {other:?}")),
                 }
             }
+            "--preloaded" => args.preloaded = true,
             "--connections" => args.connections = num(&flag, value()?, 256)?,
             "--concurrency" => args.concurrency = num(&flag, value()?, 4096)?,
             "--duration" => args.plan.duration = parse_seconds(&flag, &value()?)?,
@@ -135,7 +183,7 @@ fn main() -> ExitCode {
         eprintln!("error: cannot start the runtime");
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(unary(&args)) {
+    match runtime.block_on(run(&args)) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(3),
         Err(e) => {
@@ -182,39 +230,253 @@ impl Worker for Unary {
     }
 }
 
-async fn unary(args: &Args) -> Result<u64, String> {
+/// Runs each requested mode in turn; returns the number of failed rounds.
+async fn run(args: &Args) -> Result<u64, String> {
     let addr = args.addr.as_deref().unwrap_or_default();
     let uri = if addr.contains("://") {
         addr.to_string()
     } else {
         format!("http://{addr}")
     };
-    let mut workers = Vec::new();
+    let target = args.target.as_deref().unwrap_or(addr);
+    let mut clients = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
         let channel = channel(&uri).await.map_err(|e| e.to_string())?;
-        for _ in 0..args.concurrency {
-            let expected = order_102();
-            workers.push(Unary {
-                client: OrderManagementClient::new(channel.clone()),
-                reply_bytes: expected.encoded_len() as u64,
-                expected,
+        clients.push(OrderManagementClient::new(channel));
+    }
+    let status = |s: tonic::Status| format!("{}: {}", code_name(s.code() as i32), s.message());
+    let mut failures = 0;
+    for &mode in &args.modes {
+        let report = match mode {
+            Mode::Unary => {
+                run_mode(args, &clients, |client| {
+                    let expected = order_102();
+                    Unary {
+                        client,
+                        reply_bytes: expected.encoded_len() as u64,
+                        expected,
+                    }
+                })
+                .await
+            }
+            Mode::ServerStream => {
+                let set = preload(
+                    &mut clients[0].clone(),
+                    's',
+                    args.order_bytes,
+                    args.stream_count,
+                    !args.preloaded,
+                )
+                .await
+                .map_err(status)?;
+                run_mode(args, &clients, |client| ServerStream {
+                    client,
+                    token: set.token.clone(),
+                    expected: set.orders.len() as u64,
+                })
+                .await
+            }
+            Mode::ClientStream => {
+                let set = preload(
+                    &mut clients[0].clone(),
+                    'u',
+                    args.order_bytes,
+                    args.stream_count,
+                    !args.preloaded,
+                )
+                .await
+                .map_err(status)?;
+                let bytes = set.orders.iter().map(|o| o.encoded_len() as u64).sum();
+                run_mode(args, &clients, |client| ClientStream {
+                    client,
+                    orders: set.orders.clone(),
+                    bytes,
+                })
+                .await
+            }
+            Mode::Bidi => run_mode(args, &clients, Bidi::new).await,
+        };
+        failures += report.error_total();
+        if args.json {
+            let config = json!({
+                "connections": args.connections,
+                "concurrency": args.concurrency,
+                "warmup_s": args.plan.warmup.as_secs_f64(),
+                "order_bytes": args.order_bytes,
+                "stream_count": args.stream_count,
+                "client": "tonic",
             });
+            println!("{}", report.to_json(mode.name(), target, config));
+        } else {
+            println!("{}", report.to_text(mode.name(), target));
         }
     }
-    let report = drive(workers, args.plan).await;
-    let target = args.target.as_deref().unwrap_or(addr);
-    if args.json {
-        let config = json!({
-            "connections": args.connections,
-            "concurrency": args.concurrency,
-            "warmup_s": args.plan.warmup.as_secs_f64(),
-            "client": "tonic",
-        });
-        println!("{}", report.to_json("unary", target, config));
-    } else {
-        println!("{}", report.to_text("unary", target));
+    Ok(failures)
+}
+
+/// Builds `concurrency` workers per connection (sharing its `Channel`) and drives them.
+async fn run_mode<W: Worker>(
+    args: &Args,
+    clients: &[OrderManagementClient<Channel>],
+    mut make: impl FnMut(OrderManagementClient<Channel>) -> W,
+) -> Report {
+    let mut workers = Vec::with_capacity(clients.len() * args.concurrency);
+    for client in clients {
+        for _ in 0..args.concurrency {
+            workers.push(make(client.clone()));
+        }
     }
-    Ok(report.error_total())
+    drive(workers, args.plan).await
+}
+
+fn failed(status: &tonic::Status) -> Outcome {
+    Outcome::Failed(code_name(status.code() as i32))
+}
+
+/// `searchOrders(token)`, expecting exactly the preloaded set.
+struct ServerStream {
+    client: OrderManagementClient<Channel>,
+    token: String,
+    expected: u64,
+}
+
+impl Worker for ServerStream {
+    async fn round(&mut self) -> Outcome {
+        let mut found = match self.client.search_orders(self.token.clone()).await {
+            Ok(reply) => reply.into_inner(),
+            Err(status) => return failed(&status),
+        };
+        let (mut messages, mut bytes) = (0, 0);
+        loop {
+            match found.message().await {
+                Ok(Some(order)) => {
+                    messages += 1;
+                    bytes += order.encoded_len() as u64;
+                }
+                Ok(None) => break,
+                Err(status) => return failed(&status),
+            }
+        }
+        if messages == self.expected {
+            Outcome::Ok { messages, bytes }
+        } else {
+            Outcome::Failed("MISMATCH")
+        }
+    }
+}
+
+/// `updateOrders` of the preloaded set, rewriting each order as it is.
+struct ClientStream {
+    client: OrderManagementClient<Channel>,
+    orders: Arc<Vec<Order>>,
+    bytes: u64,
+}
+
+impl Worker for ClientStream {
+    async fn round(&mut self) -> Outcome {
+        // As order-bench: a fresh copy of the set, streamed as owned messages.
+        let orders = futures::stream::iter(self.orders.as_ref().clone());
+        match self.client.update_orders(orders).await {
+            // The service answers "Updated orders: id, id, ...".
+            Ok(reply) => {
+                let listed = reply
+                    .get_ref()
+                    .strip_prefix("Updated orders: ")
+                    .map_or(0, |ids| ids.split(", ").count());
+                if listed == self.orders.len() {
+                    Outcome::Ok {
+                        messages: listed as u64,
+                        bytes: self.bytes,
+                    }
+                } else {
+                    Outcome::Failed("MISMATCH")
+                }
+            }
+            Err(status) => failed(&status),
+        }
+    }
+}
+
+/// One long `processOrders` call; each round is one batch of three ids.
+struct Bidi {
+    client: OrderManagementClient<Channel>,
+    ids: mpsc::UnboundedSender<String>,
+    /// Held until the first batch is queued, then handed to the call (as
+    /// order-bench does), so the call never depends on when a server sends
+    /// its response head.
+    pending: Option<mpsc::UnboundedReceiver<String>>,
+    shipments: Option<tonic::Streaming<CombinedShipment>>,
+    ids_bytes: u64,
+}
+
+impl Bidi {
+    fn new(client: OrderManagementClient<Channel>) -> Bidi {
+        let (ids, pending) = mpsc::unbounded();
+        Bidi {
+            client,
+            ids,
+            pending: Some(pending),
+            shipments: None,
+            ids_bytes: BIDI_IDS
+                .iter()
+                .map(|id| id.to_string().encoded_len() as u64)
+                .sum(),
+        }
+    }
+
+    async fn exchange(&mut self) -> Result<u64, Outcome> {
+        for id in BIDI_IDS {
+            self.ids
+                .unbounded_send(id.to_string())
+                .map_err(|_| Outcome::Failed("CANCELLED"))?;
+        }
+        if let Some(pending) = self.pending.take() {
+            let reply = self.client.process_orders(pending).await;
+            self.shipments = Some(reply.map_err(|s| failed(&s))?.into_inner());
+        }
+        let Some(shipments) = self.shipments.as_mut() else {
+            return Err(Outcome::Failed("CANCELLED"));
+        };
+        let mut bytes = 0;
+        // The batch 102, 103, 104: Mountain View gets 102 and 104, San Jose 103,
+        // in order of each destination's first order.
+        let expected: [(&str, &[&str]); 2] = [
+            ("cmb - Mountain View, CA", &["102", "104"]),
+            ("cmb - San Jose, CA", &["103"]),
+        ];
+        for (id, orders) in expected {
+            let shipment = match shipments.message().await {
+                Ok(Some(shipment)) => shipment,
+                Ok(None) => return Err(Outcome::Failed("MISMATCH")),
+                Err(status) => return Err(failed(&status)),
+            };
+            let ids = shipment.orders_list.iter().map(|o| o.id.as_str());
+            if shipment.id != id || !ids.eq(orders.iter().copied()) {
+                return Err(Outcome::Failed("MISMATCH"));
+            }
+            bytes += shipment.encoded_len() as u64;
+        }
+        Ok(bytes)
+    }
+}
+
+impl Worker for Bidi {
+    async fn round(&mut self) -> Outcome {
+        match self.exchange().await {
+            Ok(bytes) => Outcome::Ok {
+                messages: (BIDI_IDS.len() + 2) as u64,
+                bytes: self.ids_bytes + bytes,
+            },
+            Err(outcome) => {
+                // The call is unusable now; the next round opens a new one.
+                let (ids, pending) = mpsc::unbounded();
+                self.ids = ids;
+                self.pending = Some(pending);
+                self.shipments = None;
+                outcome
+            }
+        }
+    }
 }
 
 // ---- --count-allocs: the same harness as order-bench's allocs.rs, on tonic ----
@@ -332,9 +594,10 @@ fn drive_allocs(
             .await
             .map_err(|e| e.to_string())?;
         let mut client = OrderManagementClient::new(channel);
-        let token = preload(&mut client, order_bytes, stream_count)
+        let token = preload(&mut client, 's', order_bytes, stream_count, true)
             .await
-            .map_err(err)?;
+            .map_err(err)?
+            .token;
         let expected = order_102();
         for _ in 0..WARMUP_CALLS {
             client.get_order("102".to_string()).await.map_err(err)?;
@@ -377,37 +640,61 @@ fn drive_allocs(
     })
 }
 
-/// order-bench's preload (modes.rs), the same ids, token and sizes.
+/// A set of orders added for a streaming mode, and the token that finds them.
+struct Preloaded {
+    token: String,
+    orders: Arc<Vec<Order>>,
+}
+
+/// order-bench's preload (modes.rs): `count` orders of about `bytes` encoded
+/// bytes, tagged `tag` (`s` for search, `u` for update), the same ids, token
+/// and sizes; ALREADY_EXISTS means an earlier run added them. With `add`
+/// false the set is only built (`--preloaded`).
 async fn preload(
     client: &mut OrderManagementClient<Channel>,
+    tag: char,
     bytes: usize,
     count: usize,
-) -> Result<String, tonic::Status> {
-    let token = format!("<bs:{bytes}:{count}>");
-    for i in 0..count {
-        let mut order = Order {
-            id: format!("bs{bytes}-{count}-{i:06}"),
-            items: vec![token.clone()],
-            description: String::new(),
-            price: 1.0,
-            destination: String::new(),
-        };
-        let mut pad = bytes.saturating_sub(order.encoded_len());
-        while pad > 0 {
-            order.description = "x".repeat(pad);
-            if order.encoded_len() <= bytes {
-                break;
+    add: bool,
+) -> Result<Preloaded, tonic::Status> {
+    let token = format!("<b{tag}:{bytes}:{count}>");
+    let orders: Vec<Order> = (0..count)
+        .map(|i| sized_order(format!("b{tag}{bytes}-{count}-{i:06}"), &token, bytes))
+        .collect();
+    if add {
+        for order in &orders {
+            match client.add_order(order.clone()).await {
+                Ok(_) => {}
+                Err(s) if s.code() == tonic::Code::AlreadyExists => {}
+                Err(s) => return Err(s),
             }
-            pad -= 1;
-            order.description.clear();
-        }
-        match client.add_order(order).await {
-            Ok(_) => {}
-            Err(s) if s.code() == tonic::Code::AlreadyExists => {}
-            Err(s) => return Err(s),
         }
     }
-    Ok(token)
+    Ok(Preloaded {
+        token,
+        orders: Arc::new(orders),
+    })
+}
+
+/// order-bench's `sized_order`: the description pads the order to `bytes`.
+fn sized_order(id: String, token: &str, bytes: usize) -> Order {
+    let mut order = Order {
+        id,
+        items: vec![token.to_string()],
+        description: String::new(),
+        price: 1.0,
+        destination: String::new(),
+    };
+    let mut pad = bytes.saturating_sub(order.encoded_len());
+    while pad > 0 {
+        order.description = "x".repeat(pad);
+        if order.encoded_len() <= bytes {
+            break;
+        }
+        pad -= 1;
+        order.description.clear();
+    }
+    order
 }
 
 async fn search(
