@@ -110,6 +110,16 @@ impl ServerTlsConfig {
         Ok(self)
     }
 
+    /// [`client_ca_pem`](Self::client_ca_pem) from a file.
+    pub fn client_ca_file(
+        self,
+        path: impl AsRef<Path>,
+        required: bool,
+    ) -> io::Result<ServerTlsConfig> {
+        let pem = read_file(path.as_ref(), "client CA bundle")?;
+        self.client_ca_pem(&pem, required)
+    }
+
     /// The acceptor for [`TlsListener`].
     pub fn build(self) -> io::Result<TlsAcceptor> {
         let builder = ServerConfig::builder_with_provider(provider())

@@ -31,6 +31,8 @@
 //! HTTP/2 :authority header"), every call's `:authority`. Without TLS the
 //! override is ignored, as grpc-go does.
 
+#[path = "../common/flags.rs"]
+mod flags;
 #[path = "../common/logging.rs"]
 mod logging;
 #[path = "../common/interop_pb.rs"]
@@ -71,27 +73,6 @@ struct TlsArgs {
     server_host_override: Option<String>,
 }
 
-/// A boolean flag's value: `--flag=V`, `--flag V` (V `true` or `false`),
-/// or `--flag` alone, which means true (grpc-go's flag package).
-fn bool_flag(
-    flag: &str,
-    inline: Option<String>,
-    it: &mut std::iter::Peekable<impl Iterator<Item = String>>,
-) -> Result<bool, String> {
-    let value = match inline {
-        Some(value) => value,
-        None => match it.peek().map(String::as_str) {
-            Some("true" | "false") => it.next().unwrap_or_default(),
-            _ => return Ok(true),
-        },
-    };
-    match value.as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        v => Err(format!("bad {flag} {v:?}: expected true or false")),
-    }
-}
-
 fn parse_args() -> Result<Args, String> {
     let mut host = "127.0.0.1".to_owned();
     let mut port = None;
@@ -127,8 +108,8 @@ fn parse_args() -> Result<Args, String> {
             "--test_case" => test_case = value()?,
             // Handled by logging::trace_requested in main.
             "--trace" => {}
-            "--use_tls" => use_tls = bool_flag(&flag, inline.clone(), &mut it)?,
-            "--use_test_ca" => use_test_ca = bool_flag(&flag, inline.clone(), &mut it)?,
+            "--use_tls" => use_tls = flags::bool_flag(&flag, inline.clone(), &mut it)?,
+            "--use_test_ca" => use_test_ca = flags::bool_flag(&flag, inline.clone(), &mut it)?,
             "--ca_file" => ca_file = Some(value()?),
             "--server_host_override" => server_host_override = Some(value()?),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),

@@ -22,6 +22,8 @@
 //! verified certificate (DER) in the response head as `x-h2grpc-peer-cert-bin`,
 //! so a foreign client can check what the handler saw.
 
+#[path = "../common/flags.rs"]
+mod flags;
 #[path = "../common/logging.rs"]
 mod logging;
 #[path = "../common/interop_pb.rs"]
@@ -55,27 +57,6 @@ struct TlsArgs {
     cert: PathBuf,
     key: PathBuf,
     client_ca: Option<PathBuf>,
-}
-
-/// A boolean flag's value: `--flag=V`, `--flag V` (V `true` or `false`),
-/// or `--flag` alone, which means true (grpc-go's flag package).
-fn bool_flag(
-    flag: &str,
-    inline: Option<String>,
-    it: &mut std::iter::Peekable<impl Iterator<Item = String>>,
-) -> Result<bool, String> {
-    let value = match inline {
-        Some(value) => value,
-        None => match it.peek().map(String::as_str) {
-            Some("true" | "false") => it.next().unwrap_or_default(),
-            _ => return Ok(true),
-        },
-    };
-    match value.as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        v => Err(format!("bad {flag} {v:?}: expected true or false")),
-    }
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -115,7 +96,7 @@ fn parse_args() -> Result<Args, String> {
             // Handled by logging::trace_requested in main.
             "--trace" => {}
             "--use_tls" => {
-                use_tls = bool_flag(&flag, inline.clone(), &mut it)?;
+                use_tls = flags::bool_flag(&flag, inline.clone(), &mut it)?;
             }
             "--tls_cert_file" => cert = Some(PathBuf::from(value()?)),
             "--tls_key_file" => key = Some(PathBuf::from(value()?)),
@@ -155,13 +136,7 @@ type Acceptor = std::convert::Infallible;
 fn acceptor(tls: &TlsArgs) -> std::io::Result<Acceptor> {
     let mut config = h2grpc::transport::ServerTlsConfig::from_pem_files(&tls.cert, &tls.key)?;
     if let Some(ca) = &tls.client_ca {
-        let pem = std::fs::read(ca).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot read client CA bundle {}: {e}", ca.display()),
-            )
-        })?;
-        config = config.client_ca_pem(&pem, true)?;
+        config = config.client_ca_file(ca, true)?;
     }
     config.build()
 }

@@ -145,13 +145,7 @@ type Acceptor = std::convert::Infallible;
 fn acceptor(tls: &TlsArgs) -> std::io::Result<Acceptor> {
     let mut config = h2grpc::transport::ServerTlsConfig::from_pem_files(&tls.cert, &tls.key)?;
     if let Some((ca, required)) = &tls.client_ca {
-        let pem = std::fs::read(ca).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot read client CA bundle {}: {e}", ca.display()),
-            )
-        })?;
-        config = config.client_ca_pem(&pem, *required)?;
+        config = config.client_ca_file(ca, *required)?;
     }
     config.build()
 }
