@@ -59,6 +59,10 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+// Generated code names the runtime `::h2grpc::…`; this lets the library
+// include generated modules of its own (health, reflection, error details).
+extern crate self as h2grpc;
+
 pub mod client;
 pub mod codec;
 pub use wire::compression;
