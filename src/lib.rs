@@ -65,6 +65,7 @@ extern crate self as h2grpc;
 
 pub mod client;
 pub mod codec;
+pub mod intercept;
 pub use wire::compression;
 mod flow;
 mod request;

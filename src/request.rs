@@ -31,6 +31,8 @@ pub struct Request<T> {
     compression: SendCompression,
     /// Server only: whether the (single) request message arrived compressed.
     message_compressed: bool,
+    /// Server only: typed values the call's interceptors attached.
+    extensions: http::Extensions,
 }
 
 impl<T> Request<T> {
@@ -54,7 +56,18 @@ impl<T> Request<T> {
             peer,
             compression: SendCompression::default(),
             message_compressed: false,
+            extensions: http::Extensions::new(),
         }
+    }
+
+    /// Server: typed values the call's interceptors attached (e.g. the
+    /// authenticated caller; see [`crate::intercept`]).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+    /// Typed values carried with the request, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// The message.
@@ -131,6 +144,7 @@ impl<T> Request<T> {
             peer: self.peer,
             compression: self.compression,
             message_compressed: self.message_compressed,
+            extensions: self.extensions,
         }
     }
     /// Splits off the message, keeping the rest of the request.
@@ -143,6 +157,7 @@ impl<T> Request<T> {
             peer,
             compression,
             message_compressed,
+            extensions,
         } = self;
         let request = Request {
             metadata,
@@ -152,6 +167,7 @@ impl<T> Request<T> {
             peer,
             compression,
             message_compressed,
+            extensions,
         };
         (request, message)
     }

@@ -73,7 +73,13 @@ pub struct Streaming<T> {
     /// The status the stream failed with: `message` keeps returning it, so
     /// a caller never mistakes a failed call for a clean end.
     failure: Option<Status>,
+    /// Client only: told the call's code once the stream ends (its
+    /// interceptors' `on_end`); `CANCELLED` if it is dropped unfinished.
+    on_end: Option<OnEnd>,
 }
+
+/// A callback run once, with the code a client call ended with.
+pub(crate) type OnEnd = Box<dyn FnOnce(Code) + Send + Sync>;
 
 /// A callback run once, before a stream's first read.
 pub(crate) type BeforeRead = Box<dyn FnOnce() + Send + Sync>;
@@ -168,6 +174,7 @@ impl<T> Streaming<T> {
             guard: None,
             before_first_read: None,
             failure: None,
+            on_end: None,
         }
     }
 
@@ -229,7 +236,13 @@ impl<T> Streaming<T> {
             guard: None,
             before_first_read: None,
             failure: None,
+            on_end: None,
         }
+    }
+
+    /// Runs `on_end` with the call's code when the stream ends (or is dropped).
+    pub(crate) fn set_on_end(&mut self, on_end: OnEnd) {
+        self.on_end = Some(on_end);
     }
 
     /// Keeps a stream-style call's request pump alive as long as this stream.
@@ -431,6 +444,27 @@ impl<T> Stream for Streaming<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        let polled = this.poll_message(cx);
+        if this.on_end.is_some() {
+            let code = match &polled {
+                Poll::Ready(None) => Some(Code::Ok),
+                Poll::Ready(Some(Err(status))) => Some(status.code()),
+                _ => None,
+            };
+            if let Some(code) = code
+                && let Some(on_end) = this.on_end.take()
+            {
+                on_end(code);
+            }
+        }
+        polled
+    }
+}
+
+impl<T> Streaming<T> {
+    /// The next message, or the end, or the failure (see `poll_next`).
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
+        let this = self;
         if let Some(hook) = this.before_first_read.take() {
             hook();
         }
@@ -504,6 +538,15 @@ impl<T> Stream for Streaming<T> {
 
 impl<T> Drop for Streaming<T> {
     fn drop(&mut self) {
+        if let Some(on_end) = self.on_end.take() {
+            let code = match (&self.failure, self.state) {
+                (Some(status), _) => status.code(),
+                (None, State::Done) => Code::Ok,
+                // Dropped unfinished: h2 resets the stream, the call is cancelled.
+                (None, _) => Code::Cancelled,
+            };
+            on_end(code);
+        }
         // Dropping an unfinished call's stream makes h2 reset it (the server
         // sees RST_STREAM CANCEL and cancels its handler).
         if self.state != State::Done && self.expect_trailers && trace::enabled() {

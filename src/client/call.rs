@@ -37,12 +37,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use h2::SendStream;
-use http::uri::PathAndQuery;
 use http::{Method, Uri};
 use tokio::time::Instant;
 
 use super::Channel;
 use super::handle::{ClientStreamingCall, RequestSink, StreamingCall};
+use super::intercept::EndHook;
 use crate::codec::{Codec, encode_message};
 use crate::request::{Request, Response};
 use crate::streaming::{AbortOnDrop, Failure, PumpGuard, Streaming, status_from_h2};
@@ -50,58 +50,72 @@ use crate::trace::{self, Dir, Side};
 use crate::wire::compression::{Encoding, SendCompression};
 use crate::wire::head;
 use crate::wire::metadata::Metadata;
+use crate::wire::path::MethodPath;
 use crate::wire::status::Status;
 
 impl Channel {
     /// A unary call: one request, one response.
     pub async fn unary<C: Codec>(
         &self,
-        path: &'static str,
+        path: impl Into<MethodPath>,
         request: Request<C::Encode>,
         codec: C,
     ) -> Result<Response<C::Decode>, Status> {
+        let path = path.into();
         let (metadata, message, timeout, compression) = request.into_parts();
         let timeout = self.timeout_or_default(timeout);
+        let (metadata, timeout, hook) = self.intercept(&path, metadata, timeout).await?;
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
-        with_deadline(deadline, async {
+        let result = with_deadline(deadline, async {
             let response = self
-                .exchange_single(path, &metadata, timeout, &compression, &codec, &message)
+                .exchange_single(&path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
             let max = self.inner.config.max_recv_message_bytes;
             single(&mut Streaming::from_head::<C>(response, max, None)?).await
         })
-        .await
+        .await;
+        EndHook::report_result(hook, result)
     }
 
     /// A server-streaming call: one request, a stream of responses.
     pub async fn server_streaming<C: Codec>(
         &self,
-        path: &'static str,
+        path: impl Into<MethodPath>,
         request: Request<C::Encode>,
         codec: C,
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
+        let path = path.into();
         let (metadata, message, timeout, compression) = request.into_parts();
         let timeout = self.timeout_or_default(timeout);
+        let (metadata, timeout, hook) = self.intercept(&path, metadata, timeout).await?;
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
-        with_deadline(deadline, async {
+        let result = with_deadline(deadline, async {
             let response = self
-                .exchange_single(path, &metadata, timeout, &compression, &codec, &message)
+                .exchange_single(&path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
             let max = self.inner.config.max_recv_message_bytes;
             let mut stream = Streaming::from_head::<C>(response, max, deadline)?;
             let head = stream.take_metadata();
             Ok(Response::from_parts(head, stream, Metadata::new()))
         })
-        .await
+        .await;
+        match (hook, result) {
+            (Some(hook), Ok(mut response)) => {
+                // The call goes on in the stream: it reports when that ends.
+                response.get_mut().set_on_end(hook.into_on_end());
+                Ok(response)
+            }
+            (hook, result) => EndHook::report_result(hook, result),
+        }
     }
 
     /// A client-streaming call: a stream of requests, one response. The
     /// stream is sent while the response is awaited, in this same future.
     pub async fn client_streaming<C, S>(
         &self,
-        path: &'static str,
+        path: impl Into<MethodPath>,
         request: Request<S>,
         codec: C,
     ) -> Result<Response<C::Decode>, Status>
@@ -110,10 +124,13 @@ impl Channel {
         S: Stream<Item = C::Encode> + Send + 'static,
     {
         let _ = codec;
+        let path = path.into();
         let (request, messages) = request.take_message();
-        let deadline = deadline_of(self.timeout_or_default(request.timeout()));
-        with_deadline(deadline, async {
-            let (mut sink, mut stream) = self.open_call::<C>(path, request).await?;
+        let mut prepared = self.prepare(&path, request).await?;
+        let hook = prepared.hook.take();
+        let deadline = deadline_of(prepared.timeout);
+        let result = with_deadline(deadline, async {
+            let (mut sink, mut stream) = self.open_call::<C>(&path, prepared).await?;
             let mut pump = pin!(sink.send_stream(messages));
             let mut pumping = true;
             let mut reply = pin!(single(&mut stream));
@@ -128,7 +145,8 @@ impl Channel {
             })
             .await
         })
-        .await
+        .await;
+        EndHook::report_result(hook, result)
     }
 
     /// A bidirectional call: requests and responses interleave freely. The
@@ -139,7 +157,7 @@ impl Channel {
     /// `Streaming::head().await` (or `Streaming::metadata()` once a message came).
     pub async fn streaming<C, S>(
         &self,
-        path: &'static str,
+        path: impl Into<MethodPath>,
         request: Request<S>,
         codec: C,
     ) -> Result<Response<Streaming<C::Decode>>, Status>
@@ -147,8 +165,10 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
+        let path = path.into();
         let (request, messages) = request.take_message();
-        let (mut sink, mut stream) = self.open_call::<C>(path, request).await?;
+        let prepared = self.prepare(&path, request).await?;
+        let (mut sink, mut stream) = self.open_call::<C>(&path, prepared).await?;
         let failure: Failure = Arc::new(Mutex::new(None));
         let slot = failure.clone();
         let task = tokio::spawn(async move {
@@ -173,12 +193,14 @@ impl Channel {
     /// the metadata, timeout and compression.
     pub async fn client_streaming_call<C: Codec>(
         &self,
-        path: &'static str,
+        path: impl Into<MethodPath>,
         request: Request<()>,
         codec: C,
     ) -> Result<ClientStreamingCall<C::Encode, C::Decode>, Status> {
         let _ = codec;
-        let (sink, stream) = self.open_call::<C>(path, request).await?;
+        let path = path.into();
+        let prepared = self.prepare(&path, request).await?;
+        let (sink, stream) = self.open_call::<C>(&path, prepared).await?;
         Ok(ClientStreamingCall::new(sink, stream))
     }
 
@@ -186,12 +208,14 @@ impl Channel {
     /// server has answered: send and receive on it in any order.
     pub async fn streaming_call<C: Codec>(
         &self,
-        path: &'static str,
+        path: impl Into<MethodPath>,
         request: Request<()>,
         codec: C,
     ) -> Result<StreamingCall<C::Encode, C::Decode>, Status> {
         let _ = codec;
-        let (sink, stream) = self.open_call::<C>(path, request).await?;
+        let path = path.into();
+        let prepared = self.prepare(&path, request).await?;
+        let (sink, stream) = self.open_call::<C>(&path, prepared).await?;
         Ok(StreamingCall::new(sink, stream))
     }
 
@@ -199,21 +223,30 @@ impl Channel {
     /// without waiting for the response head.
     async fn open_call<C: Codec>(
         &self,
-        path: &'static str,
-        request: Request<()>,
+        path: &MethodPath,
+        prepared: Prepared,
     ) -> Result<(RequestSink<C::Encode>, Streaming<C::Decode>), Status> {
-        let (metadata, (), timeout, compression) = request.into_parts();
-        let timeout = self.timeout_or_default(timeout);
-        let compression = self.compression_for(compression);
+        let Prepared {
+            metadata,
+            timeout,
+            compression,
+            hook,
+        } = prepared;
         let deadline = deadline_of(timeout);
         let encoding = compression.encoding;
         let start = self.start(path, &metadata, timeout, encoding);
-        let (response, send) = with_deadline(deadline, start).await?;
+        let (response, send) = match with_deadline(deadline, start).await {
+            Ok(started) => started,
+            Err(status) => return EndHook::report_result(hook, Err(status)),
+        };
         let config = &self.inner.config;
         let sink =
             RequestSink::new::<C>(send, config.max_send_message_bytes, compression, deadline);
-        let stream =
+        let mut stream =
             Streaming::new_response::<C>(response, config.max_recv_message_bytes, deadline);
+        if let Some(hook) = hook {
+            stream.set_on_end(hook.into_on_end());
+        }
         Ok((sink, stream))
     }
 
@@ -224,7 +257,7 @@ impl Channel {
     /// (see the module doc).
     async fn exchange_single<C: Codec>(
         &self,
-        path: &'static str,
+        path: &MethodPath,
         metadata: &Metadata,
         timeout: Option<Duration>,
         compression: &SendCompression,
@@ -263,14 +296,12 @@ impl Channel {
     /// Sends the request head and returns the response future and the send half.
     async fn start(
         &self,
-        path: &'static str,
+        path: &MethodPath,
         metadata: &Metadata,
         timeout: Option<Duration>,
         encoding: Option<Encoding>,
     ) -> Result<(h2::client::ResponseFuture, SendStream<Bytes>), Status> {
-        let path_and_query =
-            PathAndQuery::from_maybe_shared(Bytes::from_static(path.as_bytes()))
-                .map_err(|_| Status::internal(format!("invalid method path {path:?}")))?;
+        let path_and_query = path.to_path_and_query()?;
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.inner.scheme.clone());
         parts.authority = Some(self.inner.authority.clone());
@@ -285,7 +316,7 @@ impl Channel {
         metadata.write_to(headers);
         if trace::enabled() {
             let authority = self.inner.authority.as_str();
-            trace::request_head(Side::Client, Dir::Send, path, authority, headers);
+            trace::request_head(Side::Client, Dir::Send, path.as_str(), authority, headers);
         }
 
         let mut retries = 0;
@@ -310,6 +341,20 @@ impl Channel {
         })
     }
 
+    /// Settles a streaming call's request head: the default timeout, then
+    /// the interceptors (which may change both, or fail the call).
+    async fn prepare(&self, path: &MethodPath, request: Request<()>) -> Result<Prepared, Status> {
+        let (metadata, (), timeout, compression) = request.into_parts();
+        let timeout = self.timeout_or_default(timeout);
+        let (metadata, timeout, hook) = self.intercept(path, metadata, timeout).await?;
+        Ok(Prepared {
+            metadata,
+            timeout,
+            compression: self.compression_for(compression),
+            hook,
+        })
+    }
+
     /// The call's own timeout, else the channel's default.
     fn timeout_or_default(&self, timeout: Option<Duration>) -> Option<Duration> {
         timeout.or(self.inner.config.default_timeout)
@@ -322,6 +367,15 @@ impl Channel {
         }
         compression
     }
+}
+
+/// A streaming call's request head, ready to send.
+struct Prepared {
+    metadata: Metadata,
+    timeout: Option<Duration>,
+    compression: SendCompression,
+    /// Told how the call ended, when it has interceptors.
+    hook: Option<EndHook>,
 }
 
 /// Reads exactly one message, then the status (unary and client streaming).

@@ -18,7 +18,9 @@
 
 mod call;
 mod handle;
+mod intercept;
 
+pub use crate::wire::path::MethodPath;
 pub use handle::{ClientStreamingCall, RequestSink, StreamingCall};
 
 use std::fmt;
@@ -30,6 +32,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use http::uri::{Authority, Scheme};
 
+use crate::intercept::{ClientChain, ClientInterceptor};
 use crate::streaming::AbortOnDrop;
 use crate::transport::{Connector, SocketConnector, Target};
 use crate::wire::compression::Encoding;
@@ -64,6 +67,8 @@ pub(crate) struct Config {
     pub(crate) connect_timeout: Duration,
     /// The timeout of calls that set none.
     pub(crate) default_timeout: Option<Duration>,
+    /// Run by every call, in order, before its head is sent.
+    pub(crate) interceptors: ClientChain,
 }
 
 /// How long a connection attempt may take (doc/connection-backoff.md's
@@ -84,6 +89,7 @@ impl Default for Config {
             keepalive_timeout: crate::server::DEFAULT_KEEPALIVE_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             default_timeout: None,
+            interceptors: ClientChain::default(),
         }
     }
 }
@@ -266,6 +272,12 @@ impl ChannelBuilder {
         })?;
         self.authority = Some(parsed);
         Ok(self)
+    }
+    /// Adds an interceptor every call of the channel runs, in the order
+    /// added (see [`crate::intercept`]).
+    pub fn interceptor(mut self, interceptor: impl ClientInterceptor) -> Self {
+        self.config.interceptors.push(interceptor);
+        self
     }
     /// Connects now; fails with `UNAVAILABLE` if the server cannot be reached.
     pub async fn connect(self) -> Result<Channel, Status> {

@@ -43,6 +43,7 @@ use super::spawn::start;
 use super::tap::ActiveCall;
 use super::{Config, Router};
 use crate::codec::{Codec, encode_message};
+use crate::intercept::{CallContext, CallEnd, ServerChain};
 use crate::request::{Request, Response, ResponseExtra};
 use crate::streaming::Streaming;
 use crate::trace::{self, Dir, Side};
@@ -71,6 +72,8 @@ pub(super) struct CallHead {
     /// Whether the client's `grpc-accept-encoding` lists gzip, the one
     /// encoding we may compress responses with.
     pub(super) accepts_gzip: bool,
+    /// The interceptors this call runs, if any (see `crate::intercept`).
+    pub(super) chain: Option<ServerChain>,
     /// Keeps the call counted as open on its connection.
     pub(super) _active: ActiveCall,
 }
@@ -298,11 +301,34 @@ impl Call {
             peer,
             encoding,
             accepts_gzip,
+            chain,
             _active,
         } = head;
         let deadline = timeout.map(|t| Instant::now() + t);
+        // With interceptors, the metadata goes to them first and the factory
+        // gets it back (changed) once they have all let the call through.
+        let (metadata, hooks, intercept) = match chain {
+            None => (metadata, None, None),
+            Some(chain) => {
+                let ctx = CallContext {
+                    path: path.clone(),
+                    metadata,
+                    peer: peer.clone(),
+                    deadline,
+                    extensions: http::Extensions::new(),
+                };
+                let hooks = Hooks {
+                    span: chain.span(&ctx),
+                    chain: chain.clone(),
+                    peer: peer.clone(),
+                    started: std::time::Instant::now(),
+                };
+                (Metadata::new(), Some(hooks), Some((chain, ctx)))
+            }
+        };
         let factory = RequestFactory {
             metadata,
+            extensions: http::Extensions::new(),
             timeout,
             deadline,
             peer,
@@ -327,8 +353,19 @@ impl Call {
                 // a biased `select!`): the reply is moved out once, not through
                 // select!'s output enum.
                 let mut sleep = pin!(deadline.map(tokio::time::sleep_until));
-                let mut work = pin!(work(body, factory));
+                let mut work = pin!(async move {
+                    let mut factory = factory;
+                    if let Some((chain, mut ctx)) = intercept {
+                        // A rejection is the handler's early error: Trailers-Only.
+                        chain.intercept(&mut ctx).await?;
+                        factory.metadata = ctx.metadata;
+                        factory.extensions = ctx.extensions;
+                    }
+                    work(body, factory).await
+                });
+                let span = hooks.as_ref().and_then(|h| h.span.as_ref());
                 std::future::poll_fn(|cx| {
+                    let _entered = span.map(tracing::Span::enter);
                     loop {
                         if responder.poll_reset(cx).is_ready() {
                             return Poll::Ready(Outcome::Reset);
@@ -410,6 +447,16 @@ impl Call {
                     "call finished"
                 );
             }
+            if let Some(hooks) = hooks {
+                let _entered = hooks.span.as_ref().map(tracing::Span::enter);
+                hooks.chain.on_end(&CallEnd {
+                    path: path.path(),
+                    peer: &hooks.peer,
+                    code,
+                    elapsed: hooks.started.elapsed(),
+                    sent_bytes: responder.sent_bytes(),
+                });
+            }
             if let Some(driver) = &driver {
                 driver.close(code);
             }
@@ -419,9 +466,19 @@ impl Call {
     }
 }
 
+/// What a call with interceptors keeps for their `on_end`.
+struct Hooks {
+    chain: ServerChain,
+    span: Option<tracing::Span>,
+    peer: Peer,
+    started: std::time::Instant,
+}
+
 /// Builds the handler's `Request` once the message (or stream) is ready.
 struct RequestFactory {
     metadata: Metadata,
+    /// What interceptors attached for the handler.
+    extensions: http::Extensions,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     peer: Peer,
@@ -432,13 +489,15 @@ struct RequestFactory {
 
 impl RequestFactory {
     fn call<T>(self, message: T) -> Request<T> {
-        Request::from_parts(
+        let mut request = Request::from_parts(
             self.metadata,
             message,
             self.timeout,
             self.deadline,
             Some(self.peer),
-        )
+        );
+        *request.extensions_mut() = self.extensions;
+        request
     }
 
     /// The request's message stream; the factory keeps the rest for `call`.

@@ -56,6 +56,7 @@ pub use call::Call;
 pub(crate) use keepalive::ping_loop;
 pub use sink::ResponseSink;
 
+use crate::intercept::{Interceptor, Interceptors, ServerChain};
 use crate::transport::Listener;
 use crate::wire::compression::Encoding;
 use crate::wire::frame::DEFAULT_MAX_RECV_BYTES;
@@ -154,8 +155,14 @@ impl Default for Config {
 /// handful of services, and SipHash over the name cost more per call than the
 /// few string comparisons (callgrind: ~230 instructions per call saved).
 pub(crate) struct Router {
-    services: Vec<(&'static str, Arc<dyn Service>)>,
+    services: Vec<(&'static str, Route)>,
     pub(crate) config: Config,
+}
+
+/// A service and the interceptors its calls run (the server's, then its own).
+pub(crate) struct Route {
+    pub(crate) service: Arc<dyn Service>,
+    pub(crate) chain: Option<ServerChain>,
 }
 
 impl fmt::Debug for Router {
@@ -169,13 +176,23 @@ impl fmt::Debug for Router {
 }
 
 impl Router {
-    fn new(services: HashMap<&'static str, Arc<dyn Service>>, config: Config) -> Router {
-        let mut services: Vec<_> = services.into_iter().collect();
+    fn new(
+        services: HashMap<&'static str, (Arc<dyn Service>, Interceptors)>,
+        server_wide: &Interceptors,
+        config: Config,
+    ) -> Router {
+        let mut services: Vec<_> = services
+            .into_iter()
+            .map(|(name, (service, own))| {
+                let chain = server_wide.chain(&own);
+                (name, Route { service, chain })
+            })
+            .collect();
         services.sort_unstable_by_key(|(name, _)| *name);
         Router { services, config }
     }
 
-    pub(crate) fn service(&self, name: &str) -> Option<&Arc<dyn Service>> {
+    pub(crate) fn service(&self, name: &str) -> Option<&Route> {
         let i = self.services.binary_search_by_key(&name, |(n, _)| n).ok()?;
         Some(&self.services[i].1)
     }
@@ -205,6 +222,7 @@ impl Server {
     pub fn builder() -> Builder {
         Builder {
             services: HashMap::new(),
+            interceptors: Interceptors::new(),
             config: Config::default(),
         }
     }
@@ -212,7 +230,9 @@ impl Server {
 
 /// Collects services and settings, then serves.
 pub struct Builder {
-    services: HashMap<&'static str, Arc<dyn Service>>,
+    services: HashMap<&'static str, (Arc<dyn Service>, Interceptors)>,
+    /// Run by every call, before a service's own.
+    interceptors: Interceptors,
     config: Config,
 }
 
@@ -222,6 +242,7 @@ impl fmt::Debug for Builder {
         names.sort();
         f.debug_struct("Builder")
             .field("services", &names)
+            .field("interceptors", &self.interceptors)
             .field("config", &self.config)
             .finish()
     }
@@ -229,8 +250,24 @@ impl fmt::Debug for Builder {
 
 impl Builder {
     /// Adds a service; a later service with the same name replaces the earlier one.
-    pub fn add_service(mut self, service: impl Service) -> Builder {
-        self.services.insert(service.name(), Arc::new(service));
+    pub fn add_service(self, service: impl Service) -> Builder {
+        self.add_service_with(service, Interceptors::new())
+    }
+    /// Adds a service whose calls also run `interceptors` (after the
+    /// server-wide ones, see [`Builder::interceptor`]).
+    pub fn add_service_with(
+        mut self,
+        service: impl Service,
+        interceptors: Interceptors,
+    ) -> Builder {
+        self.services
+            .insert(service.name(), (Arc::new(service), interceptors));
+        self
+    }
+    /// Adds an interceptor every call runs, in the order added, before the
+    /// handler (see [`crate::intercept`]).
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Builder {
+        self.interceptors = self.interceptors.with(interceptor);
         self
     }
     /// Largest message accepted, after decompression (default 4 MiB). Over it: `RESOURCE_EXHAUSTED`.
@@ -394,7 +431,7 @@ impl Builder {
             Some(n) => Some(ConnectionThreads::start(n)?),
             None => None,
         };
-        let router = Arc::new(Router::new(self.services, self.config));
+        let router = Arc::new(Router::new(self.services, &self.interceptors, self.config));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);

@@ -61,6 +61,8 @@ fn trailers_only_with(
 pub(super) struct Responder {
     respond: SendResponse<Bytes>,
     stream: Option<SendStream<Bytes>>,
+    /// DATA bytes handed to h2, for interceptors' `on_end`.
+    sent_bytes: u64,
 }
 
 impl Responder {
@@ -68,6 +70,7 @@ impl Responder {
         Responder {
             respond,
             stream: None,
+            sent_bytes: 0,
         }
     }
 
@@ -103,9 +106,17 @@ impl Responder {
     /// callgrind). h2 queues it and sends as the peer's window allows.
     pub(super) fn send_whole(&mut self, data: Bytes) -> Result<(), h2::Error> {
         match self.stream.as_mut() {
-            Some(stream) => stream.send_data(data, false),
+            Some(stream) => {
+                self.sent_bytes += data.len() as u64;
+                stream.send_data(data, false)
+            }
             None => Err(h2::Error::from(Reason::INTERNAL_ERROR)),
         }
+    }
+
+    /// DATA bytes handed to h2 so far.
+    pub(super) fn sent_bytes(&self) -> u64 {
+        self.sent_bytes
     }
 
     /// Ends the call with `status` (`None`: OK): trailers after a head, or Trailers-Only.

@@ -54,7 +54,7 @@ pub(super) fn dispatch(
             return;
         }
     };
-    let Some(service) = router.service(head.service) else {
+    let Some(route) = router.service(head.service) else {
         let status = Status::unimplemented(format!("unknown service {}", head.service));
         respond::trailers_only(&mut respond, &status, &Metadata::new());
         return;
@@ -72,7 +72,7 @@ pub(super) fn dispatch(
         respond::trailers_only(&mut respond, &status, &Metadata::new());
         return;
     };
-    let route = path.clone();
+    let path_for_method = path.clone();
     let call_head = CallHead {
         path,
         timeout,
@@ -80,8 +80,11 @@ pub(super) fn dispatch(
         encoding,
         accepts_gzip,
         metadata: Metadata::from_headers(parts.headers),
+        chain: route.chain.clone(),
         _active: active,
     };
     let call = Call::new(call_head, body, respond, router.clone());
-    service.call(&route.path()[method_at..], call);
+    route
+        .service
+        .call(&path_for_method.path()[method_at..], call);
 }

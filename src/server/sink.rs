@@ -486,7 +486,7 @@ impl SinkDriver {
             Some(full) => full,
             None => s.batch.take_all(),
         };
-        stream.send_data(data, false)?;
+        responder.send_whole(data)?;
         if waiting
             && let Some(sink) = &s.sink_waker
             && !sink.will_wake(cx.waker())

@@ -18,5 +18,6 @@ pub mod compression;
 pub mod frame;
 pub mod head;
 pub mod metadata;
+pub mod path;
 pub mod status;
 pub mod timeout;
