@@ -99,6 +99,7 @@ impl Service for Whoami {
         let codec = ProstCodec::<EchoResponse, EchoRequest>::default();
         call.unary(codec, move |request: Request<EchoRequest>| async move {
             handled.fetch_add(1, Ordering::SeqCst);
+            tracing::info!("whoami handler ran");
             let user = request.extensions().get::<User>().map(|u| u.0.clone());
             let trail = request.metadata().get("x-trail").unwrap_or("-").to_owned();
             let message = format!("{}|{trail}", user.unwrap_or_else(|| "nobody".into()));
@@ -464,4 +465,63 @@ async fn client_on_end_hears_streaming_calls_when_their_stream_ends() {
     assert!(call.recv().await.unwrap().is_some());
     drop(call);
     assert_eq!(taken(), ["Bidi CANCELLED"]);
+}
+
+/// A `MakeWriter` into a shared buffer, to read what the subscriber wrote.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// A current-thread runtime (tokio::test's default): the server's tasks run
+// on this thread, under the thread-local subscriber set here.
+#[tokio::test]
+async fn trace_calls_puts_the_handlers_own_logs_in_the_calls_span() {
+    use h2grpc::intercept::TraceCalls;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let server = TestServer::start_with(|b| {
+        b.interceptor(TraceCalls)
+            .add_service_with(Whoami::default(), Interceptors::new().with(Authenticate))
+    })
+    .await;
+    let channel = Channel::connect(&server.uri()).await.unwrap();
+    whoami(&channel, Some("ada")).await.unwrap();
+    let _ = whoami(&channel, None).await.unwrap_err();
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = |needle: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_owned)
+            .collect()
+    };
+    let ran = line("whoami handler ran");
+    assert_eq!(ran.len(), 1, "{text}");
+    assert!(
+        ran[0].contains("grpc{service=\"test.Whoami\" method=\"Get\" peer=127.0.0.1:"),
+        "{text}"
+    );
+    let ends = line("call finished");
+    assert_eq!(ends.len(), 2, "{text}");
+    assert!(
+        ends[0].contains("code=\"OK\"") && ends[0].contains("micros="),
+        "{text}"
+    );
+    assert!(ends[1].contains("code=\"PERMISSION_DENIED\""), "{text}");
 }

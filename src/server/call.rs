@@ -285,9 +285,6 @@ impl Call {
         W: FnOnce(RecvStream, RequestFactory) -> WFut,
         WFut: Future<Output = Result<Reply<C::Encode>, Status>>,
     {
-        // The "call finished" log line is the only user of the clock here.
-        let started = tracing::enabled!(target: "h2grpc::server::call", tracing::Level::DEBUG)
-            .then(std::time::Instant::now);
         let Call {
             head,
             body,
@@ -438,15 +435,6 @@ impl Call {
                     status.code()
                 }
             };
-            if let Some(started) = started {
-                tracing::debug!(
-                    target: "h2grpc::server::call",
-                    path = %path,
-                    code = code.as_str(),
-                    micros = started.elapsed().as_micros() as u64,
-                    "call finished"
-                );
-            }
             if let Some(hooks) = hooks {
                 let _entered = hooks.span.as_ref().map(tracing::Span::enter);
                 hooks.chain.on_end(&CallEnd {

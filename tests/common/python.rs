@@ -520,6 +520,11 @@ impl ChildGuard {
         text(&self.stderr)
     }
 
+    /// Stdout after the first line, captured so far.
+    pub fn stdout(&self) -> String {
+        text(&self.stdout)
+    }
+
     /// Kills the child and returns everything it wrote (stdout after the first line,
     /// stderr), for a failing test's message.
     pub fn kill_and_collect(&mut self) -> (String, String) {

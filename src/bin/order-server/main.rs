@@ -3,10 +3,20 @@
 //! ```text
 //! order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] [--gzip] [--connection-threads N] [--trace]
 //!              [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]]
+//!              [--token TOKEN] [--metrics HOST:PORT] [--log-calls]
 //! ```
 //! Prints `order-server listening on ADDR` once bound (port 0 picks a free
-//! one), logs every call (method, status, duration; `RUST_LOG` overrides the
-//! default filter) to stderr, and stops gracefully on Ctrl-C or SIGTERM.
+//! one), logs to stderr (`RUST_LOG` overrides the default filter, `info`),
+//! and stops gracefully on Ctrl-C or SIGTERM.
+//!
+//! Around the calls (interceptors, `h2grpc::intercept`): `--token TOKEN`
+//! refuses calls without `authorization: Bearer TOKEN` (`UNAUTHENTICATED`;
+//! health checks stay open); `--metrics HOST:PORT` counts calls and their
+//! latency by method and code and serves them as Prometheus text on
+//! `http://HOST:PORT/metrics` (the bound address is printed as `metrics on
+//! ADDR`); `--log-calls` wraps each call in a `tracing` span and logs its
+//! end (method, peer, code, µs). Per-call logging is off by default: it
+//! costs a write to stderr per call.
 //! `--trace` (or `H2GRPC_TRACE=1`) prints the wire trace to stderr.
 //! `--connection-threads N` serves connections on N threads of their own
 //! (`server::Builder::connection_threads`; default: tokio's work-stealing runtime).
@@ -22,6 +32,7 @@
 
 #[path = "../common/logging.rs"]
 mod logging;
+mod metrics;
 #[path = "../common/pb.rs"]
 mod pb;
 mod service;
@@ -31,6 +42,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use h2grpc::intercept::{BearerToken, CallMetrics, TraceCalls};
 use h2grpc::server::{Builder, Server};
 use h2grpc::transport::Listener;
 use tokio::net::TcpListener;
@@ -40,7 +52,8 @@ use service::OrderStore;
 
 const USAGE: &str = "usage: order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] \
                      [--gzip] [--connection-threads N] [--trace] \
-                     [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]]";
+                     [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]] \
+                     [--token TOKEN] [--metrics HOST:PORT] [--log-calls]";
 
 struct Args {
     addr: SocketAddr,
@@ -50,6 +63,12 @@ struct Args {
     gzip: bool,
     connection_threads: Option<usize>,
     tls: Option<TlsArgs>,
+    /// `--token`: the bearer token every call must carry.
+    token: Option<String>,
+    /// `--metrics`: where to serve Prometheus text.
+    metrics: Option<SocketAddr>,
+    /// `--log-calls`: a span and an end line per call.
+    log_calls: bool,
 }
 
 /// `--tls-cert`, `--tls-key`, `--client-ca`, `--client-ca-optional`.
@@ -70,6 +89,9 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
         gzip: false,
         connection_threads: None,
         tls: None,
+        token: None,
+        metrics: None,
+        log_calls: false,
     };
     let mut tls_cert = None;
     let mut tls_key = None;
@@ -108,6 +130,16 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
                 client_ca = Some(PathBuf::from(it.next().ok_or("--client-ca needs a file")?));
             }
             "--client-ca-optional" => client_ca_optional = true,
+            "--token" => args.token = Some(it.next().ok_or("--token needs a value")?),
+            "--metrics" => {
+                let value = it.next().ok_or("--metrics needs HOST:PORT")?;
+                args.metrics = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("bad --metrics {value:?}: {e}"))?,
+                );
+            }
+            "--log-calls" => args.log_calls = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -220,7 +252,15 @@ async fn bind(args: &Args) -> std::io::Result<Bound> {
 async fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     let trace = logging::trace_requested(&mut argv);
-    logging::init("info,h2grpc::server::call=debug", trace);
+    let log_calls = argv.iter().any(|a| a == "--log-calls");
+    logging::init(
+        if log_calls {
+            "info,h2grpc::call=debug"
+        } else {
+            "info"
+        },
+        trace,
+    );
 
     let args = match parse_args(argv) {
         Ok(args) => args,
@@ -266,6 +306,23 @@ async fn main() -> ExitCode {
     }
     if let Some(threads) = args.connection_threads {
         builder = builder.connection_threads(threads);
+    }
+    if args.log_calls {
+        builder = builder.interceptor(TraceCalls);
+    }
+    if let Some(addr) = args.metrics {
+        match metrics::serve(addr).await {
+            Ok(bound) => println!("metrics on {bound}"),
+            Err(e) => {
+                eprintln!("error: cannot serve metrics on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        builder = builder.interceptor(CallMetrics);
+    }
+    if let Some(token) = &args.token {
+        // Load balancers probe health without credentials.
+        builder = builder.interceptor(BearerToken::new(token).exempt("grpc.health.v1.Health"));
     }
     let builder = builder.add_service(OrderManagementServer::new(store));
     let served = match listener {
