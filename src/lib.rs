@@ -65,6 +65,8 @@ extern crate self as h2grpc;
 
 pub mod client;
 pub mod codec;
+#[cfg(feature = "health")]
+pub mod health;
 pub use wire::compression;
 mod flow;
 mod request;
