@@ -1,19 +1,21 @@
 //! The health service (`h2grpc::health`, issue 17) against foreign peers and ourselves.
 //!
-//! | client                              | server                                   |
-//! |-------------------------------------|------------------------------------------|
-//! | grpcio-health-checking's HealthStub | ours (in process), and `order-server`    |
-//! | our generated `HealthClient`        | ours (in process)                        |
-//! | our generated `HealthClient`        | grpcio-health-checking's HealthServicer  |
+//! | client                                 | server                                  |
+//! |----------------------------------------|-----------------------------------------|
+//! | grpcio-health-checking's HealthStub    | ours (in process), and `order-server`   |
+//! | grpc-js with grpc-health-check's proto | ours (in process)                       |
+//! | our generated `HealthClient`           | ours (in process)                       |
+//! | our generated `HealthClient`           | grpcio-health-checking's HealthServicer |
 //!
 //! What is proven: Check (serving, not serving, unknown → `NOT_FOUND`), List, Watch
 //! (the status at once, one message per change and none for a repeated value, an
 //! unknown name → `SERVICE_UNKNOWN` and later its real status, a reader too slow for the
 //! changes still ending on the latest), and shutdown through `not_serving_on`: every
 //! watcher gets `NOT_SERVING` before its call ends, and open watches do not hold the
-//! drain for the grace period. The Python side is tests/python/health_probe.py; its
-//! stdout is read line by line as the test changes statuses, so every step waits for
-//! the previous one to be seen, with no sleeps.
+//! drain for the grace period. The peers are tests/python/health_probe.py and
+//! tests/node/health_probe.js, which print the same client lines; their stdout is read
+//! line by line as the test changes statuses, so every step waits for the previous one
+//! to be seen, with no sleeps.
 //!
 //! Servers bind 127.0.0.1 port 0; every wait has a deadline; children are killed on drop.
 
@@ -93,6 +95,44 @@ fn grpcio_watch_follows_changes_and_shutdown_on_our_server() {
         "open watches held the drain: {took:?}"
     );
     assert!(a.wait_exit(LINE_TIMEOUT).success());
+    assert!(later.wait_exit(LINE_TIMEOUT).success());
+}
+
+/// The same client lines from grpc-js, with the service definition npm's grpc-health-check
+/// exports.
+#[test]
+fn grpc_js_client_checks_and_watches_our_server() {
+    let mut server = TestServer::start();
+    let reporter = server.reporter.clone();
+    reporter.set_serving("svc.Up");
+    reporter.set_not_serving("svc.Down");
+    let mut probe =
+        Probe::node_health_probe(&["client", &server.addr, "check", "", "svc.Down", "no.Such"]);
+    probe.expect(r#"check "" SERVING"#);
+    probe.expect(r#"check "svc.Down" NOT_SERVING"#);
+    probe.expect(r#"check "no.Such" error NOT_FOUND"#);
+    probe.expect(r#"list {"": "SERVING", "svc.Down": "NOT_SERVING", "svc.Up": "SERVING"}"#);
+    assert!(probe.wait_exit(LINE_TIMEOUT).success());
+
+    let mut up = Probe::node_health_probe(&["client", &server.addr, "watch", "svc.Up"]);
+    let mut later = Probe::node_health_probe(&["client", &server.addr, "watch", "svc.Later"]);
+    up.expect(r#"watch "svc.Up" SERVING"#);
+    later.expect(r#"watch "svc.Later" SERVICE_UNKNOWN"#);
+    reporter.set_serving("svc.Up"); // no change: no message
+    reporter.set_not_serving("svc.Up");
+    up.expect(r#"watch "svc.Up" NOT_SERVING"#);
+    reporter.set_serving("svc.Later");
+    later.expect(r#"watch "svc.Later" SERVING"#);
+
+    let took = server.shut_down();
+    later.expect(r#"watch "svc.Later" NOT_SERVING"#);
+    later.expect(r#"watch "svc.Later" end UNAVAILABLE"#);
+    up.expect(r#"watch "svc.Up" end UNAVAILABLE"#);
+    assert!(
+        took < PROMPT_SHUTDOWN,
+        "open watches held the drain: {took:?}"
+    );
+    assert!(up.wait_exit(LINE_TIMEOUT).success());
     assert!(later.wait_exit(LINE_TIMEOUT).success());
 }
 

@@ -1,6 +1,6 @@
 //! The pieces tests/health.rs is made of: our health server on a thread of its own, a
-//! child process read line by line (health_probe.py, order-server), and our client's calls
-//! with deadlines.
+//! child process read line by line (health_probe.py, health_probe.js, order-server), and
+//! our client's calls with deadlines.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -15,6 +15,7 @@ use h2grpc::health::{HealthReporter, health_reporter};
 use h2grpc::server::Server;
 use h2grpc::{Code, Streaming};
 
+use crate::common::node::node_env;
 use crate::common::python::python_env;
 
 /// A Python child's next line: its start (grpcio's import) is most of it.
@@ -153,6 +154,13 @@ impl Probe {
         let mut cmd = python_env().command("health_probe.py");
         cmd.args(args);
         Probe::spawn(&format!("health_probe.py {}", args.join(" ")), cmd)
+    }
+
+    /// tests/node/health_probe.js (grpc-js with grpc-health-check's service definition).
+    pub fn node_health_probe(args: &[&str]) -> Probe {
+        let mut cmd = node_env().command("health_probe.js");
+        cmd.args(args);
+        Probe::spawn(&format!("health_probe.js {}", args.join(" ")), cmd)
     }
 
     pub fn next_line(&mut self) -> String {
