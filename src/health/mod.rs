@@ -41,8 +41,8 @@
 //! server send GOAWAY and drain. Each open Watch sends its `NOT_SERVING` and
 //! then ends with `UNAVAILABLE`: a Watch never ends on its own, and open ones
 //! would otherwise hold the drain for the whole grace period. The proto asks
-//! clients to retry a Watch that ends with any code but `UNIMPLEMENTED`, which
-//! a client then does on another connection.
+//! clients to retry a Watch that ends with any code but `UNIMPLEMENTED`; after
+//! the server's GOAWAY that retry can only go to another connection.
 //!
 //! # Example
 //!
