@@ -5,6 +5,7 @@
 //! - `google/rpc/*.proto`: the rich error model the order service uses.
 //! - `h2grpc/test.proto`: the service the end-to-end tests drive.
 //! - `grpc/testing/*.proto`: the standard interop `TestService` (src/bin/interop-*).
+//! - `grpc/health/v1/health.proto`: the standard health service (src/health, feature `health`).
 
 fn main() -> std::io::Result<()> {
     h2grpc_build::compile_protos(
@@ -16,6 +17,7 @@ fn main() -> std::io::Result<()> {
             "proto/grpc/testing/empty.proto",
             "proto/grpc/testing/messages.proto",
             "proto/grpc/testing/test.proto",
+            "proto/grpc/health/v1/health.proto",
         ],
         &["proto"],
     )

@@ -66,6 +66,8 @@ extern crate self as h2grpc;
 pub mod client;
 pub mod codec;
 pub mod intercept;
+#[cfg(feature = "health")]
+pub mod health;
 pub use wire::compression;
 mod flow;
 mod request;

@@ -29,6 +29,10 @@
 //! (mTLS); with `--client-ca-optional` a client without a certificate is
 //! served too, one with a bad certificate still refused. A refused handshake
 //! is logged and the server goes on serving.
+//!
+//! Health (`grpc.health.v1.Health`): `""` and `ecommerce.OrderManagement`
+//! are `SERVING`; on Ctrl-C or SIGTERM both turn `NOT_SERVING` before the
+//! server drains.
 
 #[path = "../common/logging.rs"]
 mod logging;
@@ -195,16 +199,17 @@ async fn serve<L: Listener>(
     builder: Builder,
     listener: L,
     tls: Option<Acceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     match tls {
         #[cfg(feature = "tls")]
         Some(acceptor) => {
             let listener = h2grpc::transport::TlsListener::new(listener, acceptor);
-            builder.serve_on(listener, shutdown_signal()).await
+            builder.serve_on(listener, shutdown).await
         }
         #[cfg(not(feature = "tls"))]
         Some(never) => match never {},
-        None => builder.serve_on(listener, shutdown_signal()).await,
+        None => builder.serve_on(listener, shutdown).await,
     }
 }
 
@@ -324,11 +329,15 @@ async fn main() -> ExitCode {
         // Load balancers probe health without credentials.
         builder = builder.interceptor(BearerToken::new(token).exempt("grpc.health.v1.Health"));
     }
+    let (health, health_service) = h2grpc::health::health_reporter();
+    health.set_serving(pb::ecommerce::order_management_server::SERVICE_NAME);
+    let shutdown = health.not_serving_on(shutdown_signal());
     let builder = builder.add_service(OrderManagementServer::new(store));
+    let builder = builder.add_service(health_service);
     let served = match listener {
-        Bound::Tcp(listener) => serve(builder, listener, tls).await,
+        Bound::Tcp(listener) => serve(builder, listener, tls, shutdown).await,
         Bound::Unix(listener, path) => {
-            let served = serve(builder, listener, tls).await;
+            let served = serve(builder, listener, tls, shutdown).await;
             // Stopped cleanly: leave no socket file behind.
             let _ = std::fs::remove_file(path);
             served
