@@ -1,0 +1,2 @@
+//! Empty on purpose: see `Cargo.toml`. This crate only turns on h2grpc's
+//! `tools` feature for workspace builds.
