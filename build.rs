@@ -5,6 +5,7 @@
 //! - `google/rpc/*.proto`: the rich error model the order service uses.
 //! - `h2grpc/test.proto`: the service the end-to-end tests drive.
 //! - `grpc/testing/*.proto`: the standard interop `TestService` (src/bin/interop-*).
+//! - `grpc/reflection/{v1,v1alpha}/reflection.proto`: server reflection (src/reflection/).
 
 fn main() -> std::io::Result<()> {
     h2grpc_build::compile_protos(
@@ -16,6 +17,8 @@ fn main() -> std::io::Result<()> {
             "proto/grpc/testing/empty.proto",
             "proto/grpc/testing/messages.proto",
             "proto/grpc/testing/test.proto",
+            "proto/grpc/reflection/v1/reflection.proto",
+            "proto/grpc/reflection/v1alpha/reflection.proto",
         ],
         &["proto"],
     )

@@ -67,6 +67,8 @@ pub mod client;
 pub mod codec;
 pub use wire::compression;
 mod flow;
+#[cfg(feature = "reflection")]
+pub mod reflection;
 mod request;
 pub mod server;
 mod streaming;

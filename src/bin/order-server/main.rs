@@ -19,6 +19,10 @@
 //! (mTLS); with `--client-ca-optional` a client without a certificate is
 //! served too, one with a bad certificate still refused. A refused handshake
 //! is logged and the server goes on serving.
+//!
+//! Server reflection (`grpc.reflection.v1` and `v1alpha`) is always on, so
+//! `grpcurl -plaintext ADDR list`, `describe` and calls with JSON work with no
+//! `.proto` at hand.
 
 #[path = "../common/logging.rs"]
 mod logging;
@@ -268,6 +272,17 @@ async fn main() -> ExitCode {
         builder = builder.connection_threads(threads);
     }
     let builder = builder.add_service(OrderManagementServer::new(store));
+    // Server reflection, both versions, over the order service's descriptors.
+    let reflection = h2grpc::reflection::Builder::new()
+        .register_encoded_file_descriptor_set(pb::ecommerce::FILE_DESCRIPTOR_SET)
+        .build();
+    let builder = match reflection {
+        Ok((v1, v1alpha)) => builder.add_service(v1).add_service(v1alpha),
+        Err(e) => {
+            eprintln!("error: reflection: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let served = match listener {
         Bound::Tcp(listener) => serve(builder, listener, tls).await,
         Bound::Unix(listener, path) => {
