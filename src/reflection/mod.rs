@@ -83,14 +83,14 @@ use service::Version;
 /// (`server_reflection_client::ServerReflectionClient`) and the server trait,
 /// generated from `proto/grpc/reflection/v1/reflection.proto`, and the file's
 /// `FILE_DESCRIPTOR_SET`.
-#[allow(missing_docs, clippy::all)]
+#[allow(missing_docs, clippy::all, rustdoc::invalid_html_tags)]
 pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/grpc.reflection.v1.rs"));
 }
 
 /// `grpc.reflection.v1alpha`: the same protocol under its first package name
 /// (module doc), generated from `proto/grpc/reflection/v1alpha/reflection.proto`.
-#[allow(missing_docs, clippy::all)]
+#[allow(missing_docs, clippy::all, rustdoc::invalid_html_tags)]
 pub mod v1alpha {
     include!(concat!(env!("OUT_DIR"), "/grpc.reflection.v1alpha.rs"));
 }
