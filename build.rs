@@ -6,6 +6,7 @@
 //! - `h2grpc/test.proto`: the service the end-to-end tests drive.
 //! - `grpc/testing/*.proto`: the standard interop `TestService` (src/bin/interop-*).
 //! - `grpc/health/v1/health.proto`: the standard health service (src/health, feature `health`).
+//! - `grpc/reflection/{v1,v1alpha}/reflection.proto`: server reflection (src/reflection/).
 
 fn main() -> std::io::Result<()> {
     h2grpc_build::compile_protos(
@@ -18,6 +19,8 @@ fn main() -> std::io::Result<()> {
             "proto/grpc/testing/messages.proto",
             "proto/grpc/testing/test.proto",
             "proto/grpc/health/v1/health.proto",
+            "proto/grpc/reflection/v1/reflection.proto",
+            "proto/grpc/reflection/v1alpha/reflection.proto",
         ],
         &["proto"],
     )

@@ -65,11 +65,13 @@ extern crate self as h2grpc;
 
 pub mod client;
 pub mod codec;
-pub mod intercept;
 #[cfg(feature = "health")]
 pub mod health;
+pub mod intercept;
 pub use wire::compression;
 mod flow;
+#[cfg(feature = "reflection")]
+pub mod reflection;
 mod request;
 pub mod server;
 mod streaming;

@@ -7,14 +7,18 @@
 //! ```text
 //!  .proto files ──protox──▶ FileDescriptorSet ──prost-build──▶ OUT_DIR/<package>.rs
 //!                                 │                  └─ ServiceGenerator: <svc>_server, <svc>_client
-//!                                 └──(optional)──▶ encoded descriptor set, for reflection
+//!                                 │                  └─ FILE_DESCRIPTOR_SET per package with services
+//!                                 ├──(default)──▶ OUT_DIR/<package>.fds.bin, for reflection (descriptors.rs)
+//!                                 └──(optional)──▶ the whole encoded descriptor set, at a path of yours
 //! ```
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::ServiceGenerator;
+use crate::descriptors;
 
 /// A hook that adjusts the prost-build configuration before generation.
 type ProstHook = Box<dyn FnOnce(&mut prost_build::Config)>;
@@ -42,6 +46,8 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     /// Where to write the encoded `FileDescriptorSet`, if anywhere.
     file_descriptor_set_path: Option<PathBuf>,
+    /// Give each package with services a `FILE_DESCRIPTOR_SET` (descriptors.rs).
+    emit_file_descriptor_set: bool,
     /// Print `cargo:rerun-if-changed` for every proto file read from disk.
     emit_rerun_if_changed: bool,
     /// User adjustments to prost-build, applied in order after our settings.
@@ -55,6 +61,7 @@ impl fmt::Debug for Builder {
             .field("build_client", &self.build_client)
             .field("out_dir", &self.out_dir)
             .field("file_descriptor_set_path", &self.file_descriptor_set_path)
+            .field("emit_file_descriptor_set", &self.emit_file_descriptor_set)
             .field("emit_rerun_if_changed", &self.emit_rerun_if_changed)
             .field("prost_hooks", &self.prost_hooks.len())
             .finish()
@@ -68,6 +75,7 @@ impl Default for Builder {
             build_client: true,
             out_dir: None,
             file_descriptor_set_path: None,
+            emit_file_descriptor_set: true,
             emit_rerun_if_changed: true,
             prost_hooks: Vec::new(),
         }
@@ -93,11 +101,27 @@ impl Builder {
         self
     }
 
-    /// Also write the encoded `google.protobuf.FileDescriptorSet` of the
-    /// compiled files and all their imports (with source info) to `path`,
-    /// e.g. to serve gRPC reflection.
+    /// Also write the encoded `google.protobuf.FileDescriptorSet` of all the
+    /// compiled files and all their imports (with source info) to `path`, in
+    /// one set, e.g. for tools that read descriptor sets. To serve reflection,
+    /// the per-package `FILE_DESCRIPTOR_SET` constants
+    /// ([`emit_file_descriptor_set`](Self::emit_file_descriptor_set)) are
+    /// already there.
     pub fn file_descriptor_set_path(mut self, path: impl AsRef<Path>) -> Self {
         self.file_descriptor_set_path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Whether each generated package file that declares a service also
+    /// carries `pub const FILE_DESCRIPTOR_SET: &[u8]` (default `true`): the
+    /// encoded `google.protobuf.FileDescriptorSet` of the package's files and
+    /// all their imports, transitively, each after its imports, written
+    /// beside the `.rs` file as `<package>.fds.bin` (`_.fds.bin` with no
+    /// package) and `include_bytes!`'d. Hand it to
+    /// `h2grpc::reflection::Builder::register_encoded_file_descriptor_set`
+    /// to serve gRPC server reflection (`grpcurl list`, `describe`, calls).
+    pub fn emit_file_descriptor_set(mut self, enable: bool) -> Self {
+        self.emit_file_descriptor_set = enable;
         self
     }
 
@@ -177,10 +201,20 @@ impl Builder {
         let generator = ServiceGenerator::new()
             .build_server(self.build_server)
             .build_client(self.build_client);
+        // The sets go to disk first: the generated code include_bytes! them.
+        let packages = if self.emit_file_descriptor_set {
+            let sets = descriptors::package_sets(&compiler.descriptor_pool());
+            descriptors::write_sets(&out_dir, &sets)?;
+            sets.into_keys().collect()
+        } else {
+            BTreeSet::new()
+        };
         let mut config = prost_build::Config::new();
         config
             .out_dir(&out_dir)
-            .service_generator(Box::new(generator));
+            .service_generator(Box::new(descriptors::WithDescriptorSets::new(
+                generator, packages,
+            )));
         for hook in self.prost_hooks {
             hook(&mut config);
         }

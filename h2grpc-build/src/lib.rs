@@ -9,6 +9,7 @@
 //! ```text
 //! lib.rs        compile_protos / configure: the two entry points
 //! builder.rs    Builder: protox → FileDescriptorSet → prost-build
+//! descriptors.rs FILE_DESCRIPTOR_SET: each package's descriptors, for reflection
 //! generator.rs  ServiceGenerator: one call per proto service
 //! server.rs     emits <service>_server: handler trait + Service adapter
 //! client.rs     emits <service>_client: typed client over a Channel
@@ -47,6 +48,22 @@
 //!   (`send`, `recv`, `close_send`, `close_and_recv`), and `<rpc>_stream`
 //!   takes a whole `Stream` of requests instead.
 //!
+//! Every package file with a service also carries
+//! `pub const FILE_DESCRIPTOR_SET: &[u8]`, the encoded
+//! `google.protobuf.FileDescriptorSet` of the package's files and of every
+//! file they import, transitively (here `order_management.proto` and
+//! `google/protobuf/wrappers.proto`), each after its imports. It is written
+//! beside the `.rs` file as `<package>.fds.bin` and `include_bytes!`'d, and is
+//! what `h2grpc::reflection::Builder` serves as gRPC server reflection:
+//!
+//! ```ignore
+//! let (v1, v1alpha) = h2grpc::reflection::Builder::new()
+//!     .register_encoded_file_descriptor_set(ecommerce::FILE_DESCRIPTOR_SET)
+//!     .build()?;
+//! ```
+//!
+//! `configure().emit_file_descriptor_set(false)` leaves it out.
+//!
 //! The user crate needs `h2grpc` and `prost` as dependencies. Message types
 //! mapped with `extern_path` should use absolute paths (`::crate_name::Type`
 //! or `crate::...`) so the generated modules, nested one level below the
@@ -56,6 +73,7 @@
 
 mod builder;
 mod client;
+mod descriptors;
 mod emit;
 mod generator;
 mod server;

@@ -33,6 +33,10 @@
 //! Health (`grpc.health.v1.Health`): `""` and `ecommerce.OrderManagement`
 //! are `SERVING`; on Ctrl-C or SIGTERM both turn `NOT_SERVING` before the
 //! server drains.
+//!
+//! Server reflection (`grpc.reflection.v1` and `v1alpha`) is always on, so
+//! `grpcurl -plaintext ADDR list`, `describe` and calls with JSON work with no
+//! `.proto` at hand.
 
 #[path = "../common/logging.rs"]
 mod logging;
@@ -334,6 +338,18 @@ async fn main() -> ExitCode {
     let shutdown = health.not_serving_on(shutdown_signal());
     let builder = builder.add_service(OrderManagementServer::new(store));
     let builder = builder.add_service(health_service);
+    // Server reflection, both versions, over the order and health services' descriptors.
+    let reflection = h2grpc::reflection::Builder::new()
+        .register_encoded_file_descriptor_set(pb::ecommerce::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(h2grpc::health::pb::FILE_DESCRIPTOR_SET)
+        .build();
+    let builder = match reflection {
+        Ok((v1, v1alpha)) => builder.add_service(v1).add_service(v1alpha),
+        Err(e) => {
+            eprintln!("error: reflection: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let served = match listener {
         Bound::Tcp(listener) => serve(builder, listener, tls, shutdown).await,
         Bound::Unix(listener, path) => {
