@@ -16,12 +16,17 @@
 
 use std::io;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
+use rustls::client::ResolvesClientCert;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SignatureScheme, sign};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::connect::{BoxedIo, ConnectFuture, Connector};
 use super::listen::{Connecting, Listener};
@@ -319,8 +324,9 @@ impl ClientTlsConfig {
             .with_safe_default_protocol_versions()
             .map_err(invalid)?
             .with_root_certificates(self.roots);
+        let no_cert = self.identity.is_none().then(Arc::<NoClientCert>::default);
         let mut config = match self.identity {
-            None => builder.with_no_client_auth(),
+            None => builder.with_client_cert_resolver(no_cert.clone().unwrap_or_default()),
             Some((certs, key)) => builder
                 .with_client_auth_cert(certs, key.clone_key())
                 .map_err(|e| {
@@ -332,6 +338,7 @@ impl ClientTlsConfig {
             inner,
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
             server_name,
+            no_cert,
         })
     }
 }
@@ -341,6 +348,8 @@ pub struct TlsConnector {
     inner: Arc<dyn Connector>,
     tls: tokio_rustls::TlsConnector,
     server_name: ServerName<'static>,
+    /// Without a client identity: whether the server asked for one.
+    no_cert: Option<Arc<NoClientCert>>,
 }
 
 impl std::fmt::Debug for TlsConnector {
@@ -355,6 +364,9 @@ impl Connector for TlsConnector {
     fn connect<'a>(&'a self, target: &'a Target) -> ConnectFuture<'a> {
         Box::pin(async move {
             let io = self.inner.connect(target).await?;
+            if let Some(no_cert) = &self.no_cert {
+                no_cert.asked.store(false, Ordering::Relaxed);
+            }
             let tls = self
                 .tls
                 .connect(self.server_name.clone(), io)
@@ -366,7 +378,105 @@ impl Connector for TlsConnector {
                     "TLS server did not negotiate ALPN h2 (gRPC needs HTTP/2)",
                 ));
             }
+            // (A channel dials one connection at a time, so the flag is this one's.)
+            if self
+                .no_cert
+                .as_ref()
+                .is_some_and(|n| n.asked.load(Ordering::Relaxed))
+            {
+                return Ok(Box::new(AskedForCert {
+                    inner: tls,
+                    heard: false,
+                }) as BoxedIo);
+            }
             Ok(Box::new(tls) as BoxedIo)
         })
+    }
+}
+
+/// The client's certificate resolver when it has no identity: it answers a
+/// server's CertificateRequest with no certificate and notes that it was
+/// asked. Under TLS 1.3 the client's side of the handshake is over before
+/// the server checks the client's certificate, so a server that requires
+/// one refuses afterwards, and not every server sends an alert first
+/// (Node's TLS closes the socket): without this note the client would
+/// only see "peer closed connection without sending TLS close_notify".
+#[derive(Debug, Default)]
+struct NoClientCert {
+    asked: AtomicBool,
+}
+
+impl ResolvesClientCert for NoClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<sign::CertifiedKey>> {
+        self.asked.store(true, Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
+}
+
+/// A connection to a server that asked for a client certificate this client
+/// does not have: until the server's first bytes arrive, an abrupt close
+/// is reported as the refusal it almost surely is.
+struct AskedForCert<T> {
+    inner: T,
+    /// The server has sent something: it accepted us.
+    heard: bool,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for AskedForCert<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        match polled {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => self.heard = true,
+            Poll::Ready(Err(e)) if !self.heard && e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!(
+                        "the server asked for a client certificate and this client has none \
+                         (mTLS: ClientTlsConfig::identity_pem); it then closed the connection ({e})"
+                    ),
+                )));
+            }
+            _ => {}
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for AskedForCert<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
