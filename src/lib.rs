@@ -65,6 +65,8 @@ extern crate self as h2grpc;
 
 pub mod client;
 pub mod codec;
+#[cfg(feature = "details")]
+pub mod details;
 pub use wire::compression;
 mod flow;
 mod request;
@@ -82,6 +84,26 @@ pub use wire::status::{Code, Status};
 /// A boxed stream of messages, handy as a handler's response stream type.
 pub type BoxStream<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// A boxed stream of request messages: what a generated client trait's
+/// client-streaming and bidi methods take (`<Service>Api::<rpc>_stream`), so a
+/// mock of the trait and the real client share one signature.
+pub type RequestStream<T> = std::pin::Pin<Box<dyn futures::Stream<Item = T> + Send + 'static>>;
+
+/// Includes the code `h2grpc-build` generated for one proto package (from
+/// `OUT_DIR/<package>.rs`; files with no package are `"_"`), like tonic's:
+///
+/// ```ignore
+/// pub mod ecommerce {
+///     h2grpc::include_proto!("ecommerce");
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_proto {
+    ($package:tt) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+    };
+}
 
 /// Names the generated code uses; not for direct use.
 #[doc(hidden)]
