@@ -88,7 +88,7 @@ pub type BoxStream<T> =
 /// A boxed stream of request messages: what a generated client trait's
 /// client-streaming and bidi methods take (`<Service>Api::<rpc>_stream`), so a
 /// mock of the trait and the real client share one signature.
-pub type RequestStream<T> = std::pin::Pin<Box<dyn futures::Stream<Item = T> + Send + 'static>>;
+pub type RequestStream<T> = futures::stream::BoxStream<'static, T>;
 
 /// Includes the code `h2grpc-build` generated for one proto package (from
 /// `OUT_DIR/<package>.rs`; files with no package are `"_"`), like tonic's:
@@ -109,6 +109,7 @@ macro_rules! include_proto {
 #[doc(hidden)]
 pub mod codegen {
     pub use futures::Stream;
+    pub use futures::future::BoxFuture;
     pub use std::future::Future;
     pub use std::sync::Arc;
 }

@@ -18,6 +18,7 @@
 
 mod call;
 mod handle;
+mod in_memory;
 
 pub use handle::{ClientStreamingCall, RequestSink, StreamingCall};
 
