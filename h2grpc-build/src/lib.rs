@@ -34,6 +34,8 @@
 //! }
 //! ```
 //!
+//! (or, the same, `h2grpc::include_proto!("ecommerce");` inside the module).
+//!
 //! For `service OrderManagement` this gives:
 //!
 //! - `ecommerce::order_management_server::OrderManagement`, a trait with one
@@ -46,6 +48,13 @@
 //!   `async fn` per rpc; a client-streaming or bidi rpc returns a call handle
 //!   (`send`, `recv`, `close_send`, `close_and_recv`), and `<rpc>_stream`
 //!   takes a whole `Stream` of requests instead.
+//! - `ecommerce::order_management_client::OrderManagementApi`, a trait of the
+//!   same calls (one method per rpc, `<rpc>_stream` with a `RequestStream`
+//!   for a streaming request, `Streaming` for a streaming response) that the
+//!   client implements: application code takes `&impl OrderManagementApi`,
+//!   and a test passes a mock implemented with `async fn`s;
+//!   `DynOrderManagementApi` is the same with boxed futures, for trait
+//!   objects (every `OrderManagementApi` is one).
 //!
 //! The user crate needs `h2grpc` and `prost` as dependencies. Message types
 //! mapped with `extern_path` should use absolute paths (`::crate_name::Type`
