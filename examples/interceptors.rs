@@ -80,7 +80,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .connect()
         .await?;
     let refused = HealthClient::new(bare).check(check.clone()).await;
-    println!("client without a token: {:?}", refused.map_err(|s| s.code()));
+    println!(
+        "client without a token: {:?}",
+        refused.map_err(|s| s.code())
+    );
 
     // The token and a request id, each from an interceptor of the client's.
     let channel = Channel::builder("http://in-memory:1")

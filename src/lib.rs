@@ -65,6 +65,8 @@ extern crate self as h2grpc;
 
 pub mod client;
 pub mod codec;
+#[cfg(feature = "details")]
+pub mod details;
 #[cfg(feature = "health")]
 pub mod health;
 pub mod intercept;
@@ -88,10 +90,31 @@ pub use wire::status::{Code, Status};
 pub type BoxStream<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
 
+/// A boxed stream of request messages: what a generated client trait's
+/// client-streaming and bidi methods take (`<Service>Api::<rpc>_stream`), so a
+/// mock of the trait and the real client share one signature.
+pub type RequestStream<T> = futures::stream::BoxStream<'static, T>;
+
+/// Includes the code `h2grpc-build` generated for one proto package (from
+/// `OUT_DIR/<package>.rs`; files with no package are `"_"`), like tonic's:
+///
+/// ```ignore
+/// pub mod ecommerce {
+///     h2grpc::include_proto!("ecommerce");
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_proto {
+    ($package:tt) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+    };
+}
+
 /// Names the generated code uses; not for direct use.
 #[doc(hidden)]
 pub mod codegen {
     pub use futures::Stream;
+    pub use futures::future::BoxFuture;
     pub use std::future::Future;
     pub use std::sync::Arc;
 }

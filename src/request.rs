@@ -308,6 +308,63 @@ impl<T> Response<T> {
     }
 }
 
+/// Building a request the way a server hands it to a handler, or a client
+/// sends it: for calling a handler directly in a test, and for mocks.
+///
+/// ```
+/// use h2grpc::{Metadata, Request, Response, Streaming};
+///
+/// let mut metadata = Metadata::new();
+/// metadata.insert("authorization", "Bearer t0k3n").unwrap();
+/// let request = Request::new(Streaming::from_vec(vec![1, 2, 3])).with_metadata(metadata);
+/// assert_eq!(request.metadata().get("authorization"), Some("Bearer t0k3n"));
+///
+/// // A handler's response, read back the way the client would see it.
+/// let mut trailers = Metadata::new();
+/// trailers.insert("x-count", "3").unwrap();
+/// let response = Response::new(6).with_trailers(trailers);
+/// assert_eq!(response.trailers().get("x-count"), Some("3"));
+/// ```
+impl<T> Request<T> {
+    /// Replaces the custom metadata (builder style).
+    pub fn with_metadata(mut self, metadata: Metadata) -> Request<T> {
+        self.metadata = metadata;
+        self
+    }
+    /// Sets the timeout: sent as `grpc-timeout` by a client; what a handler
+    /// under test reads from [`Request::timeout`].
+    pub fn with_timeout(mut self, timeout: Duration) -> Request<T> {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Sets what [`Request::deadline`] reports to a handler under test (the
+    /// server sets it from `grpc-timeout`; a client ignores it).
+    pub fn with_deadline(mut self, deadline: Instant) -> Request<T> {
+        self.deadline = Some(deadline);
+        self
+    }
+    /// Sets who called, as [`Request::peer`] reports it to a handler under
+    /// test (the server sets it from the connection; a client ignores it).
+    pub fn with_peer(mut self, peer: Peer) -> Request<T> {
+        self.peer = Some(peer);
+        self
+    }
+}
+
+/// Building a response with metadata (see the example on `Request`'s builders).
+impl<T> Response<T> {
+    /// Replaces the response-head metadata (builder style).
+    pub fn with_metadata(mut self, metadata: Metadata) -> Response<T> {
+        self.metadata = metadata;
+        self
+    }
+    /// Replaces the trailing metadata (builder style).
+    pub fn with_trailers(mut self, trailers: Metadata) -> Response<T> {
+        *self.trailers_mut() = trailers;
+        self
+    }
+}
+
 /// Anything a unary or server-streaming client method accepts: a message or a `Request`.
 pub trait IntoRequest<T> {
     /// Wraps the message in a `Request` if it is not one already.

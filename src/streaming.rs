@@ -41,10 +41,19 @@ use crate::wire::head::{self, ResponseHead};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::{Code, Status};
 
+mod guard;
+mod h2_error;
+mod local;
+
+pub(crate) use guard::{AbortOnDrop, Failure, PumpGuard};
+pub(crate) use h2_error::status_from_h2;
+use local::Local;
+
 /// A stream of messages received on one call.
 ///
 /// Yields `Ok(message)` for each message, then ends (`None`). On the client a
 /// call that ended with a non-OK status yields that status as its last item.
+/// A test builds one with [`Streaming::from_vec`] or [`Streaming::from_stream`].
 pub struct Streaming<T> {
     /// The DATA and trailers; `None` until the response head has arrived.
     body: Option<RecvStream>,
@@ -76,6 +85,9 @@ pub struct Streaming<T> {
     /// Client only: told the call's code once the stream ends (its
     /// interceptors' `on_end`); `CANCELLED` if it is dropped unfinished.
     on_end: Option<OnEnd>,
+    /// A stream built in process (a test's `from_vec`/`from_stream`): its
+    /// messages, read where a network stream would find no body.
+    local: Option<Box<Local<T>>>,
 }
 
 /// A callback run once, with the code a client call ended with.
@@ -90,38 +102,6 @@ enum State {
     ReadData,
     ReadTrailers,
     Done,
-}
-
-/// Aborts a spawned task when dropped (the client's request pump).
-#[derive(Debug)]
-pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Where a client's request pump leaves a status that ended the call on our
-/// side (a request over the send limit): it, not the reset it caused, is
-/// what the call's receive side reports.
-pub(crate) type Failure = std::sync::Arc<std::sync::Mutex<Option<Status>>>;
-
-/// The request pump of a stream-style bidi call: aborted with the stream.
-#[derive(Debug)]
-pub(crate) struct PumpGuard {
-    /// Held for its `Drop`.
-    pub(crate) _task: AbortOnDrop,
-    pub(crate) failure: Failure,
-}
-
-impl PumpGuard {
-    fn failure(&self) -> Option<Status> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-    }
 }
 
 /// Decodes one message; `wire` is the payload as received, `inflated` its
@@ -175,6 +155,7 @@ impl<T> Streaming<T> {
             before_first_read: None,
             failure: None,
             on_end: None,
+            local: None,
         }
     }
 
@@ -237,6 +218,7 @@ impl<T> Streaming<T> {
             before_first_read: None,
             failure: None,
             on_end: None,
+            local: None,
         }
     }
 
@@ -512,7 +494,8 @@ impl<T> Streaming<T> {
                 return this.poll_trailers(cx);
             }
             let Some(body) = this.body.as_mut() else {
-                return this.fail(Status::internal("no response body"));
+                // No h2 body: a stream built in process, or a broken one.
+                return this.poll_local(cx);
             };
             match ready!(body.poll_data(cx)) {
                 Some(Ok(chunk)) => {
@@ -567,25 +550,4 @@ impl<T> fmt::Debug for Streaming<T> {
             .field("buffered", &self.decoder.buffered())
             .finish_non_exhaustive()
     }
-}
-
-/// The status a call gets when its HTTP/2 stream or connection fails.
-///
-/// PROTOCOL-HTTP2.md "Errors": an RST_STREAM/GOAWAY code maps through
-/// [`Code::from_h2_reason`]; a broken connection is `UNAVAILABLE`.
-pub(crate) fn status_from_h2(err: &h2::Error) -> Status {
-    if let Some(reason) = err.reason() {
-        let code = Code::from_h2_reason(u32::from(reason));
-        let who = if err.is_remote() { "peer" } else { "local" };
-        let kind = if err.is_go_away() {
-            "GOAWAY"
-        } else {
-            "RST_STREAM"
-        };
-        return Status::new(code, format!("{kind} from {who}: {reason:?}"));
-    }
-    if err.is_io() {
-        return Status::unavailable(format!("connection error: {err}"));
-    }
-    Status::unavailable(format!("transport error: {err}"))
 }

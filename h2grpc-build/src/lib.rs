@@ -35,6 +35,8 @@
 //! }
 //! ```
 //!
+//! (or, the same, `h2grpc::include_proto!("ecommerce");` inside the module).
+//!
 //! For `service OrderManagement` this gives:
 //!
 //! - `ecommerce::order_management_server::OrderManagement`, a trait with one
@@ -47,6 +49,13 @@
 //!   `async fn` per rpc; a client-streaming or bidi rpc returns a call handle
 //!   (`send`, `recv`, `close_send`, `close_and_recv`), and `<rpc>_stream`
 //!   takes a whole `Stream` of requests instead.
+//! - `ecommerce::order_management_client::OrderManagementApi`, a trait of the
+//!   same calls (one method per rpc, `<rpc>_stream` with a `RequestStream`
+//!   for a streaming request, `Streaming` for a streaming response) that the
+//!   client implements: application code takes `&impl OrderManagementApi`,
+//!   and a test passes a mock implemented with `async fn`s;
+//!   `DynOrderManagementApi` is the same with boxed futures, for trait
+//!   objects (every `OrderManagementApi` is one).
 //!
 //! Every package file with a service also carries
 //! `pub const FILE_DESCRIPTOR_SET: &[u8]`, the encoded

@@ -18,6 +18,7 @@
 
 mod call;
 mod handle;
+mod in_memory;
 mod intercept;
 
 pub use crate::wire::path::MethodPath;

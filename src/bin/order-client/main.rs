@@ -34,12 +34,10 @@ use futures::StreamExt;
 use h2grpc::client::Channel;
 use h2grpc::compression::Encoding;
 use h2grpc::{Request, Status};
-use prost::Message;
 use serde_json::{Value, json};
 
 use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
-use pb::google_rpc;
 
 const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--trace] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
@@ -391,17 +389,12 @@ fn orders_from_stdin() -> Result<Vec<Order>, Failure> {
 
 /// Describes the `google.rpc.BadRequest` inside a status's details, if any.
 fn describe_details(status: &Status) -> Option<String> {
-    let rich = google_rpc::Status::decode(status.details().clone()).ok()?;
-    let mut lines = Vec::new();
-    for any in rich.details {
-        if any.type_url.ends_with("google.rpc.BadRequest")
-            && let Ok(bad) = google_rpc::BadRequest::decode(any.value.as_slice())
-        {
-            for v in bad.field_violations {
-                lines.push(format!("field violation: {} — {}", v.field, v.description));
-            }
-        }
-    }
+    let lines: Vec<String> = status
+        .bad_request()?
+        .field_violations
+        .into_iter()
+        .map(|v| format!("field violation: {} — {}", v.field, v.description))
+        .collect();
     (!lines.is_empty()).then(|| lines.join("; "))
 }
 

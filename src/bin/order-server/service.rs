@@ -10,14 +10,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use bytes::Bytes;
+use h2grpc::details::ErrorDetails;
 use h2grpc::server::ResponseSink;
 use h2grpc::{Code, Request, Response, Status, Streaming};
-use prost::Message;
 
 use crate::pb::ecommerce::order_management_server::OrderManagement;
 use crate::pb::ecommerce::{CombinedShipment, Order};
-use crate::pb::google_rpc;
 
 /// processOrders sends the shipments it has gathered after every this many ids.
 const BATCH_SIZE: usize = 3;
@@ -108,26 +106,8 @@ fn not_found(id: &str) -> Status {
 /// `grpc-status-details-bin` (the rich error model).
 fn bad_request(field: &str, description: &str) -> Status {
     let message = format!("invalid {field}: {description}");
-    let bad_request = google_rpc::BadRequest {
-        field_violations: vec![google_rpc::bad_request::FieldViolation {
-            field: field.into(),
-            description: description.into(),
-            reason: String::new(),
-        }],
-    };
-    let details = google_rpc::Status {
-        code: Code::InvalidArgument as i32,
-        message: message.clone(),
-        details: vec![prost_types::Any {
-            type_url: "type.googleapis.com/google.rpc.BadRequest".into(),
-            value: bad_request.encode_to_vec(),
-        }],
-    };
-    Status::with_details(
-        Code::InvalidArgument,
-        message,
-        Bytes::from(details.encode_to_vec()),
-    )
+    let details = ErrorDetails::new().with_bad_request_violation(field, description);
+    Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
 impl OrderManagement for OrderStore {

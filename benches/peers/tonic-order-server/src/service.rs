@@ -111,6 +111,7 @@ fn bad_request(field: &str, description: &str) -> Status {
             field: field.into(),
             description: description.into(),
             reason: String::new(),
+            localized_message: None,
         }],
     };
     let details = google_rpc::Status {
