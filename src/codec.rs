@@ -20,7 +20,7 @@ use crate::wire::status::Status;
 ///
 /// `Encode` is what this side sends, `Decode` what it receives: on a server
 /// that is (response, request), on a client (request, response).
-pub trait Codec: Default + Send + Sync + 'static {
+pub trait Codec: Clone + Send + Sync + 'static {
     /// The message type this side sends.
     type Encode: Send + fmt::Debug + 'static;
     /// The message type this side receives.
@@ -45,6 +45,12 @@ pub struct ProstCodec<E, D>(PhantomData<fn(E) -> D>);
 
 impl<E, D> Default for ProstCodec<E, D> {
     fn default() -> Self {
+        ProstCodec(PhantomData)
+    }
+}
+
+impl<E, D> Clone for ProstCodec<E, D> {
+    fn clone(&self) -> Self {
         ProstCodec(PhantomData)
     }
 }

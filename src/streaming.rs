@@ -106,18 +106,26 @@ enum State {
 
 /// Decodes one message; `wire` is the payload as received, `inflated` its
 /// decompressed form when the message was compressed.
-type DecodeFn<T> = fn(Side, Bytes, Option<Bytes>) -> Result<T, Status>;
+/// A closure over the call's codec: boxing a codec with no fields (prost's)
+/// allocates nothing, and one with settings keeps them.
+pub(crate) type DecodeFn<T> =
+    Box<dyn Fn(Side, Bytes, Option<Bytes>) -> Result<T, Status> + Send + Sync>;
+
+fn decoder_for<C: Codec>(codec: C) -> DecodeFn<C::Decode> {
+    Box::new(move |side, wire, inflated| decode_with(&codec, side, wire, inflated))
+}
 
 fn decode_with<C: Codec>(
+    codec: &C,
     side: Side,
     wire: Bytes,
     inflated: Option<Bytes>,
 ) -> Result<C::Decode, Status> {
     if !trace::enabled() {
-        return C::default().decode(inflated.unwrap_or(wire));
+        return codec.decode(inflated.unwrap_or(wire));
     }
     let payload = inflated.clone().unwrap_or_else(|| wire.clone());
-    let decoded = C::default().decode(payload);
+    let decoded = codec.decode(payload);
     let mut framed = Vec::with_capacity(frame::HEADER_LEN + wire.len());
     let len = u32::try_from(wire.len()).unwrap_or(u32::MAX);
     framed.extend_from_slice(&frame::encode_header(inflated.is_some(), len));
@@ -132,6 +140,7 @@ fn decode_with<C: Codec>(
 impl<T> Streaming<T> {
     /// Server side: the client's messages, ending at its END_STREAM.
     pub(crate) fn new_request<C>(
+        codec: C,
         body: RecvStream,
         max_recv_bytes: usize,
         encoding: Option<Encoding>,
@@ -144,7 +153,7 @@ impl<T> Streaming<T> {
             head: None,
             head_metadata: None,
             decoder: Decoder::new(max_recv_bytes, encoding.is_some()),
-            decode: decode_with::<C>,
+            decode: decoder_for(codec),
             encoding,
             last_compressed: false,
             state: State::ReadData,
@@ -167,6 +176,7 @@ impl<T> Streaming<T> {
     /// Client side: the server's messages, then its trailers, once the
     /// response head `response` has arrived.
     pub(crate) fn new_response<C>(
+        codec: C,
         response: h2::client::ResponseFuture,
         max_recv_bytes: usize,
         deadline: Option<Instant>,
@@ -174,12 +184,13 @@ impl<T> Streaming<T> {
     where
         C: Codec<Decode = T>,
     {
-        Streaming::client::<C>(Some(response), max_recv_bytes, deadline)
+        Streaming::client(codec, Some(response), max_recv_bytes, deadline)
     }
 
     /// Client side, from a response head already received (unary and server
     /// streaming, which send their whole request before they wait for it).
     pub(crate) fn from_head<C>(
+        codec: C,
         response: http::Response<RecvStream>,
         max_recv_bytes: usize,
         deadline: Option<Instant>,
@@ -187,7 +198,7 @@ impl<T> Streaming<T> {
     where
         C: Codec<Decode = T>,
     {
-        let mut stream = Streaming::client::<C>(None, max_recv_bytes, deadline);
+        let mut stream = Streaming::client(codec, None, max_recv_bytes, deadline);
         stream.accept_head(response)?;
         Ok(stream)
     }
@@ -195,6 +206,7 @@ impl<T> Streaming<T> {
     /// A client stream waiting for its response head (`head`, or one handed
     /// to `accept_head`).
     fn client<C>(
+        codec: C,
         head: Option<h2::client::ResponseFuture>,
         max_recv_bytes: usize,
         deadline: Option<Instant>,
@@ -207,7 +219,7 @@ impl<T> Streaming<T> {
             head,
             head_metadata: None,
             decoder: Decoder::new(max_recv_bytes, false),
-            decode: decode_with::<C>,
+            decode: decoder_for(codec),
             encoding: None,
             last_compressed: false,
             state: State::AwaitHead,

@@ -72,7 +72,13 @@ impl Channel {
                 .exchange_single(&path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
             let max = self.inner.config.max_recv_message_bytes;
-            single(&mut Streaming::from_head::<C>(response, max, None)?).await
+            single(&mut Streaming::from_head(
+                codec.clone(),
+                response,
+                max,
+                None,
+            )?)
+            .await
         })
         .await;
         EndHook::report_result(hook, result)
@@ -96,7 +102,7 @@ impl Channel {
                 .exchange_single(&path, &metadata, timeout, &compression, &codec, &message)
                 .await?;
             let max = self.inner.config.max_recv_message_bytes;
-            let mut stream = Streaming::from_head::<C>(response, max, deadline)?;
+            let mut stream = Streaming::from_head(codec.clone(), response, max, deadline)?;
             let head = stream.take_metadata();
             Ok(Response::from_parts(head, stream, Metadata::new()))
         })
@@ -123,14 +129,13 @@ impl Channel {
         C: Codec,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let _ = codec;
         let path = path.into();
         let (request, messages) = request.take_message();
         let mut prepared = self.prepare(&path, request).await?;
         let hook = prepared.hook.take();
         let deadline = deadline_of(prepared.timeout);
         let result = with_deadline(deadline, async {
-            let (mut sink, mut stream) = self.open_call::<C>(&path, prepared).await?;
+            let (mut sink, mut stream) = self.open_call(&path, prepared, codec).await?;
             let mut pump = pin!(sink.send_stream(messages));
             let mut pumping = true;
             let mut reply = pin!(single(&mut stream));
@@ -168,7 +173,7 @@ impl Channel {
         let path = path.into();
         let (request, messages) = request.take_message();
         let prepared = self.prepare(&path, request).await?;
-        let (mut sink, mut stream) = self.open_call::<C>(&path, prepared).await?;
+        let (mut sink, mut stream) = self.open_call(&path, prepared, codec).await?;
         let failure: Failure = Arc::new(Mutex::new(None));
         let slot = failure.clone();
         let task = tokio::spawn(async move {
@@ -180,7 +185,6 @@ impl Channel {
             _task: AbortOnDrop(task),
             failure,
         });
-        let _ = codec;
         Ok(Response::from_parts(
             Metadata::new(),
             stream,
@@ -197,10 +201,9 @@ impl Channel {
         request: Request<()>,
         codec: C,
     ) -> Result<ClientStreamingCall<C::Encode, C::Decode>, Status> {
-        let _ = codec;
         let path = path.into();
         let prepared = self.prepare(&path, request).await?;
-        let (sink, stream) = self.open_call::<C>(&path, prepared).await?;
+        let (sink, stream) = self.open_call(&path, prepared, codec).await?;
         Ok(ClientStreamingCall::new(sink, stream))
     }
 
@@ -212,10 +215,9 @@ impl Channel {
         request: Request<()>,
         codec: C,
     ) -> Result<StreamingCall<C::Encode, C::Decode>, Status> {
-        let _ = codec;
         let path = path.into();
         let prepared = self.prepare(&path, request).await?;
-        let (sink, stream) = self.open_call::<C>(&path, prepared).await?;
+        let (sink, stream) = self.open_call(&path, prepared, codec).await?;
         Ok(StreamingCall::new(sink, stream))
     }
 
@@ -225,6 +227,7 @@ impl Channel {
         &self,
         path: &MethodPath,
         prepared: Prepared,
+        codec: C,
     ) -> Result<(RequestSink<C::Encode>, Streaming<C::Decode>), Status> {
         let Prepared {
             metadata,
@@ -240,10 +243,15 @@ impl Channel {
             Err(status) => return EndHook::report_result(hook, Err(status)),
         };
         let config = &self.inner.config;
-        let sink =
-            RequestSink::new::<C>(send, config.max_send_message_bytes, compression, deadline);
+        let sink = RequestSink::new(
+            codec.clone(),
+            send,
+            config.max_send_message_bytes,
+            compression,
+            deadline,
+        );
         let mut stream =
-            Streaming::new_response::<C>(response, config.max_recv_message_bytes, deadline);
+            Streaming::new_response(codec, response, config.max_recv_message_bytes, deadline);
         if let Some(hook) = hook {
             stream.set_on_end(hook.into_on_end());
         }

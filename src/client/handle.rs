@@ -80,19 +80,19 @@ pub struct RequestSink<T> {
 }
 
 /// Encodes one message: `(message, batch, send limit, encoding)`.
-type EncodeFn<T> = fn(&T, &mut BytesMut, usize, Option<Encoding>) -> Result<(), Status>;
+/// A closure over the call's codec (see `streaming::DecodeFn`).
+type EncodeFn<T> =
+    Box<dyn Fn(&T, &mut BytesMut, usize, Option<Encoding>) -> Result<(), Status> + Send + Sync>;
 
-fn encode_with<C: Codec>(
-    item: &C::Encode,
-    buf: &mut BytesMut,
-    max: usize,
-    encoding: Option<Encoding>,
-) -> Result<(), Status> {
-    encode_message(&C::default(), item, buf, max, encoding, Side::Client)
+fn encoder_for<C: Codec>(codec: C) -> EncodeFn<C::Encode> {
+    Box::new(move |item, buf, max, encoding| {
+        encode_message(&codec, item, buf, max, encoding, Side::Client)
+    })
 }
 
 impl<T> RequestSink<T> {
     pub(crate) fn new<C: Codec<Encode = T>>(
+        codec: C,
         send: SendStream<Bytes>,
         max_send_bytes: usize,
         compression: SendCompression,
@@ -101,7 +101,7 @@ impl<T> RequestSink<T> {
         RequestSink {
             send,
             batch: Batch::new(),
-            encode: encode_with::<C>,
+            encode: encoder_for(codec),
             max_send_bytes,
             compression,
             deadline,

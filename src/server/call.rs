@@ -119,13 +119,14 @@ impl Call {
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
         start(move || {
+            let decode = codec.clone();
             self.run(codec, None, move |body, factory| async move {
                 // The stream is a local and the read future only borrows it:
                 // that future is moved on its way to being awaited, so it
                 // is kept small. (A block, not drop(): a borrowed local
                 // keeps its slot until its scope ends, beside the handler.)
                 let (message, compressed) = {
-                    let mut stream = factory.receive::<C>(body);
+                    let mut stream = factory.receive(decode, body);
                     read_single(&mut stream).await?
                 };
                 let request = factory.single(message, compressed);
@@ -143,8 +144,9 @@ impl Call {
         Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
     {
         start(move || {
+            let decode = codec.clone();
             self.run(codec, None, move |body, factory| async move {
-                let response = guard(pin!(handler(factory.streaming::<C>(body)))).await?;
+                let response = guard(pin!(handler(factory.streaming(decode, body)))).await?;
                 Ok(Reply::message(response))
             })
         });
@@ -203,9 +205,10 @@ impl Call {
     }
 
     /// The sink of a streaming response, and the call task's side of it.
-    fn sink<C: Codec>(&self) -> (ResponseSink<C::Encode>, SinkDriver) {
+    fn sink<C: Codec>(&self, codec: C) -> (ResponseSink<C::Encode>, SinkDriver) {
         let config = &self.router.config;
-        ResponseSink::new::<C>(
+        ResponseSink::new(
+            codec,
             config.max_send_message_bytes,
             config.send_compression,
             self.head.accepts_gzip,
@@ -223,10 +226,11 @@ impl Call {
         Fut: Future<Output = Result<(), Status>> + Send + 'static,
     {
         start(move || {
-            let (sink, driver) = self.sink::<C>();
+            let (sink, driver) = self.sink(codec.clone());
+            let decode = codec.clone();
             self.run(codec, Some(driver), move |body, factory| async move {
                 let (message, compressed) = {
-                    let mut stream = factory.receive::<C>(body);
+                    let mut stream = factory.receive(decode, body);
                     read_single(&mut stream).await?
                 };
                 let request = factory.single(message, compressed);
@@ -248,9 +252,10 @@ impl Call {
         Fut: Future<Output = Result<(), Status>> + Send + 'static,
     {
         start(move || {
-            let (sink, driver) = self.sink::<C>();
+            let (sink, driver) = self.sink(codec.clone());
+            let decode = codec.clone();
             self.run(codec, Some(driver), move |body, factory| async move {
-                let mut request = factory.streaming::<C>(body);
+                let mut request = factory.streaming(decode, body);
                 if handle {
                     request.get_mut().before_first_read(sink.head_before());
                 }
@@ -489,12 +494,12 @@ impl RequestFactory {
     }
 
     /// The request's message stream; the factory keeps the rest for `call`.
-    fn receive<C: Codec>(&self, body: RecvStream) -> Streaming<C::Decode> {
-        Streaming::new_request::<C>(body, self.max_recv_bytes, self.encoding)
+    fn receive<C: Codec>(&self, codec: C, body: RecvStream) -> Streaming<C::Decode> {
+        Streaming::new_request(codec, body, self.max_recv_bytes, self.encoding)
     }
 
-    fn streaming<C: Codec>(self, body: RecvStream) -> Request<Streaming<C::Decode>> {
-        let streaming = self.receive::<C>(body);
+    fn streaming<C: Codec>(self, codec: C, body: RecvStream) -> Request<Streaming<C::Decode>> {
+        let streaming = self.receive(codec, body);
         self.call(streaming)
     }
 

@@ -96,15 +96,14 @@ pub struct ResponseSink<T> {
 }
 
 /// Encodes one message into the batch: `(message, batch, send limit, encoding)`.
-type EncodeFn<T> = fn(&T, &mut BytesMut, usize, Option<Encoding>) -> Result<(), Status>;
+/// A closure over the call's codec (see `streaming::DecodeFn`).
+type EncodeFn<T> =
+    Box<dyn Fn(&T, &mut BytesMut, usize, Option<Encoding>) -> Result<(), Status> + Send + Sync>;
 
-fn encode_with<C: Codec>(
-    item: &C::Encode,
-    buf: &mut BytesMut,
-    max: usize,
-    encoding: Option<Encoding>,
-) -> Result<(), Status> {
-    encode_message(&C::default(), item, buf, max, encoding, Side::Server)
+fn encoder_for<C: Codec>(codec: C) -> EncodeFn<C::Encode> {
+    Box::new(move |item, buf, max, encoding| {
+        encode_message(&codec, item, buf, max, encoding, Side::Server)
+    })
 }
 
 /// Where the response head stands.
@@ -204,6 +203,7 @@ impl Shared {
 impl<T> ResponseSink<T> {
     /// A sink for codec `C`, and the call task's handle on the same state.
     pub(super) fn new<C: Codec<Encode = T>>(
+        codec: C,
         max_send_bytes: usize,
         default_encoding: Option<Encoding>,
         accepts_gzip: bool,
@@ -229,7 +229,7 @@ impl<T> ResponseSink<T> {
         };
         let sink = ResponseSink {
             shared,
-            encode: encode_with::<C>,
+            encode: encoder_for(codec),
         };
         (sink, driver)
     }

@@ -72,13 +72,14 @@ impl<T> Streaming<T> {
     pub fn from_stream<S>(messages: S) -> Streaming<T>
     where
         S: Stream<Item = Result<T, Status>> + Send + 'static,
+        T: 'static,
     {
         Streaming {
             body: None,
             head: None,
             head_metadata: None,
             decoder: Decoder::new(DEFAULT_MAX_RECV_BYTES, false),
-            decode: no_bytes::<T>,
+            decode: Box::new(no_bytes::<T>),
             encoding: None,
             last_compressed: false,
             state: State::ReadData,
