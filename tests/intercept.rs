@@ -525,3 +525,44 @@ async fn trace_calls_puts_the_handlers_own_logs_in_the_calls_span() {
     );
     assert!(ends[1].contains("code=\"PERMISSION_DENIED\""), "{text}");
 }
+
+/// A hand-written `Service` wrapper that routes on what `Call` shows.
+struct Gate<S>(S);
+
+impl<S: Service> Service for Gate<S> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn call(&self, method: &str, call: Call) {
+        if call.metadata().get("x-let-me-in").is_none() {
+            let why = format!("{} from {} refused", call.path(), call.peer());
+            return call.reject(Status::unavailable(why));
+        }
+        assert_eq!(call.timeout(), Some(Duration::from_secs(5)));
+        self.0.call(method, call);
+    }
+}
+
+#[tokio::test]
+async fn a_service_wrapper_reads_the_call_and_may_reject_it() {
+    let server = TestServer::start_with(|b| b.add_service(Gate(Whoami::default()))).await;
+    let channel = Channel::connect(&server.uri()).await.unwrap();
+    let status = whoami(&channel, Some("ada")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status
+            .message()
+            .starts_with("/test.Whoami/Get from 127.0.0.1:"),
+        "{status:?}"
+    );
+    let mut request = Request::new(req(""));
+    request.metadata_mut().insert("x-let-me-in", "1").unwrap();
+    request.set_timeout(Duration::from_secs(5));
+    let codec = ProstCodec::<EchoRequest, EchoResponse>::default();
+    let reply = channel
+        .unary("/test.Whoami/Get", request, codec)
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().message, "nobody|-");
+}

@@ -265,9 +265,37 @@ impl Call {
     }
 
     /// Answers `UNIMPLEMENTED` (Trailers-Only): the service has no such method.
-    pub fn unimplemented(mut self) {
+    pub fn unimplemented(self) {
         let status = Status::unimplemented(format!("unknown method {}", self.head.path));
+        self.reject(status);
+    }
+
+    /// Ends the call with `status` before any handler runs (Trailers-Only),
+    /// e.g. from a hand-written `Service` wrapper. Interceptors are the usual
+    /// place for this (see [`crate::intercept`]); this is for code that
+    /// routes calls itself.
+    pub fn reject(mut self, status: Status) {
         super::respond::trailers_only(&mut self.respond, &status, &Metadata::new());
+    }
+
+    /// The method path, `/package.Service/Method`.
+    pub fn path(&self) -> &str {
+        self.head.path.path()
+    }
+
+    /// The request's custom metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.head.metadata
+    }
+
+    /// Who called.
+    pub fn peer(&self) -> &Peer {
+        &self.head.peer
+    }
+
+    /// The timeout the client sent (`grpc-timeout`), if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.head.timeout
     }
 
     /// The skeleton shared by the four patterns (see the module docs).
