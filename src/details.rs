@@ -50,7 +50,7 @@ use crate::wire::status::{Code, Status};
 
 /// The `google.rpc` messages, as generated from `proto/google/rpc/*.proto`.
 pub mod rpc {
-    crate::include_proto!("google.rpc");
+    include!("generated/google.rpc.rs");
 }
 
 pub use prost_types::{Any, Duration};

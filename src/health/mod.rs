@@ -77,7 +77,7 @@ pub use service::{HealthService, MAX_LIST_SERVICES};
 /// `health_client::HealthClient`.
 #[allow(missing_docs)] // Generated: the proto documents the service, not every message.
 pub mod pb {
-    include!(concat!(env!("OUT_DIR"), "/grpc.health.v1.rs"));
+    include!("../generated/grpc.health.v1.rs");
 }
 
 /// The full name of the health service itself, `"grpc.health.v1.Health"`.

@@ -85,14 +85,14 @@ use service::Version;
 /// `FILE_DESCRIPTOR_SET`.
 #[allow(missing_docs, clippy::all, rustdoc::invalid_html_tags)]
 pub mod v1 {
-    include!(concat!(env!("OUT_DIR"), "/grpc.reflection.v1.rs"));
+    include!("../generated/grpc.reflection.v1.rs");
 }
 
 /// `grpc.reflection.v1alpha`: the same protocol under its first package name
 /// (module doc), generated from `proto/grpc/reflection/v1alpha/reflection.proto`.
 #[allow(missing_docs, clippy::all, rustdoc::invalid_html_tags)]
 pub mod v1alpha {
-    include!(concat!(env!("OUT_DIR"), "/grpc.reflection.v1alpha.rs"));
+    include!("../generated/grpc.reflection.v1alpha.rs");
 }
 
 /// Collects descriptor sets and builds the reflection services over them.
