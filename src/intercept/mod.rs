@@ -29,7 +29,7 @@
 //!
 //! Shipped with the crate: [`BearerToken`] (server) and [`BearerCredentials`]
 //! (client), [`TraceCalls`] (a `tracing` span per call), and, with the
-//! `metrics` feature, [`CallMetrics`].
+//! `metrics` feature, `CallMetrics`.
 
 mod auth;
 mod chain;
