@@ -35,6 +35,7 @@ mod call;
 mod connection;
 mod goaway;
 mod keepalive;
+mod reply;
 mod respond;
 mod route;
 mod sink;
