@@ -197,6 +197,22 @@ fn docs_quote_the_traces_the_code_prints() {
             "trace {name} is suspiciously short:\n{trace}"
         );
     }
+    // "Trailers-Only" is what END_STREAM on the response's HEADERS frame says:
+    // the NOT_FOUND answer is one, the head of a successful call is not.
+    let heads = |name: &str| -> Vec<String> {
+        traces[name]
+            .lines()
+            .filter(|l| l.starts_with("client ← HEADERS"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let not_found = heads("unary-not-found client");
+    assert!(
+        not_found.len() == 1 && not_found[0].contains("[END_STREAM: Trailers-Only"),
+        "{not_found:?}"
+    );
+    let ok = heads("unary-get client");
+    assert!(ok.len() == 1 && !ok[0].contains("END_STREAM"), "{ok:?}");
     let bless = std::env::var_os("H2GRPC_BLESS").is_some();
     let mut quoted = 0;
     let mut stale = Vec::new();
