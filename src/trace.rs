@@ -25,7 +25,13 @@
 //!
 //! What this trace cannot show is the HTTP/2 framing itself (which DATA frame
 //! carried which bytes, SETTINGS, WINDOW_UPDATE, PING, HPACK): that is the
-//! frame trace, captured at the socket.
+//! frame trace, [`frames`], captured at the socket.
+
+mod data;
+pub mod frames;
+mod h2frame;
+mod hpack;
+mod hpack_table;
 
 use std::fmt::{self, Write};
 

@@ -1,12 +1,16 @@
-//! The walkthrough in `docs/` quotes real wire traces of the reference
+//! The walkthrough in `docs/` quotes real traces of the reference
 //! application. This test captures them again (order-server and order-client
-//! with `--trace`, one fresh server per scenario) and fails if any quoted
-//! block differs from what the code prints now, so the docs cannot drift.
+//! with `--trace` or `--trace=frames`, one fresh server per scenario) and
+//! fails if any quoted block or diagram differs from what the code prints
+//! now, so the docs cannot drift.
 //!
 //! To refresh the docs after a deliberate change:
 //! `H2GRPC_BLESS=1 cargo test --test docs_traces`.
 //!
-//! A block in a chapter looks like this (the scenario and side name the trace):
+//! A block in a chapter names a scenario, a side, and optionally a view
+//! (`calls`, `setup`, `sent`, `received`; `unordered` compares the frames
+//! order aside, for the ACKs of connection set-up whose order depends on
+//! when the peer's frames arrive; see `docs_traces/text.rs`):
 //!
 //! ````text
 //! <!-- trace: unary-get client -->
@@ -15,8 +19,18 @@
 //! ```
 //! <!-- /trace -->
 //! ````
+//!
+//! A diagram is drawn from a scenario's client frame trace by
+//! `text::mermaid`, between `<!-- mermaid: NAME [VIEW...] -->` and
+//! `<!-- /mermaid -->`.
+//!
+//! Frame scenarios pin `:authority` to `127.0.0.1:50051` (`--authority`):
+//! HPACK Huffman-codes it, so the HEADERS frame's length depends on the
+//! digits of the free port the test server got.
 
 mod common;
+#[path = "docs_traces/text.rs"]
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,58 +38,95 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::python::{run, spawn_server};
+use text::Entry;
 
-/// (scenario name, order-server flags, order-client arguments, stdin)
-type Scenario = (
-    &'static str,
-    &'static [&'static str],
-    &'static [&'static str],
-    Option<&'static str>,
-);
+/// One run of the reference application.
+struct Scenario {
+    name: &'static str,
+    server: &'static [&'static str],
+    client: &'static [&'static str],
+    stdin: Option<&'static str>,
+    /// `--trace=frames` on both sides instead of `--trace`.
+    frames: bool,
+}
+
+const fn messages(
+    name: &'static str,
+    server: &'static [&'static str],
+    client: &'static [&'static str],
+) -> Scenario {
+    Scenario {
+        name,
+        server,
+        client,
+        stdin: None,
+        frames: false,
+    }
+}
+
+const fn frames(
+    name: &'static str,
+    server: &'static [&'static str],
+    client: &'static [&'static str],
+) -> Scenario {
+    Scenario {
+        name,
+        server,
+        client,
+        stdin: None,
+        frames: true,
+    }
+}
+
+const ADD_EMPTY_ID: &[&str] = &[
+    "add",
+    "--id",
+    "",
+    "--item",
+    "Pen",
+    "--description",
+    "Pen",
+    "--price",
+    "2",
+    "--destination",
+    "Oslo",
+];
+
+const TWO_ORDERS: &str = "{\"id\":\"102\",\"items\":[\"Google Pixel 3A\"],\"description\":\"Pixel\",\"price\":700.0,\"destination\":\"Mountain View, CA\"}\n\
+     {\"id\":\"103\",\"items\":[\"Apple Watch S4\"],\"description\":\"Watch\",\"price\":350.0,\"destination\":\"San Jose, CA\"}\n";
 
 const SCENARIOS: &[Scenario] = &[
-    ("unary-get", &[], &["get", "102"], None),
-    ("unary-not-found", &[], &["get", "999"], None),
-    (
-        "unary-details",
-        &[],
-        &[
-            "add",
-            "--id",
-            "",
-            "--item",
-            "Pen",
-            "--description",
-            "Pen",
-            "--price",
-            "2",
-            "--destination",
-            "Oslo",
-        ],
-        None,
+    messages("unary-get", &[], &["get", "102"]),
+    messages("unary-not-found", &[], &["get", "999"]),
+    messages("unary-details", &[], ADD_EMPTY_ID),
+    messages("server-streaming", &[], &["search", "Google"]),
+    Scenario {
+        stdin: Some(TWO_ORDERS),
+        ..messages("client-streaming", &[], &["update"])
+    },
+    messages("bidi", &[], &["process", "102", "103", "104", "105", "106"]),
+    messages(
+        "ping-pong",
+        &["--batch-size", "1"],
+        &["process", "--ping-pong", "102", "103", "104"],
     ),
-    ("server-streaming", &[], &["search", "Google"], None),
-    (
-        "client-streaming",
-        &[],
-        &["update"],
-        Some(
-            "{\"id\":\"102\",\"items\":[\"Google Pixel 3A\"],\"description\":\"Pixel\",\"price\":700.0,\"destination\":\"Mountain View, CA\"}\n\
-             {\"id\":\"103\",\"items\":[\"Apple Watch S4\"],\"description\":\"Watch\",\"price\":350.0,\"destination\":\"San Jose, CA\"}\n",
-        ),
-    ),
-    (
-        "bidi",
-        &[],
-        &["process", "102", "103", "104", "105", "106"],
-        None,
-    ),
-    ("compression", &["--gzip"], &["--gzip", "get", "105"], None),
-    (
+    messages("compression", &["--gzip"], &["--gzip", "get", "105"]),
+    messages(
         "cancel",
         &[],
         &["process", "--cancel-after-first", "102", "103", "104"],
-        None,
+    ),
+    frames("frames-unary", &[], &["get", "102"]),
+    frames("frames-not-found", &[], &["get", "999"]),
+    frames("frames-server-streaming", &[], &["search", "Google"]),
+    Scenario {
+        stdin: Some(TWO_ORDERS),
+        ..frames("frames-client-streaming", &[], &["update"])
+    },
+    frames(
+        "frames-ping-pong",
+        &["--batch-size", "1"],
+        &["process", "--ping-pong", "102", "103", "104"],
     ),
 ];
 
@@ -109,7 +160,12 @@ fn replace_port(line: &str) -> String {
         let (head, tail) = rest.split_at(i + "127.0.0.1:".len());
         out.push_str(head);
         let digits = tail.chars().take_while(char::is_ascii_digit).count();
-        out.push_str("PORT");
+        // The pinned authority of frame scenarios stays as it is.
+        if tail.starts_with("50051") && digits == 5 {
+            out.push_str("50051");
+        } else {
+            out.push_str("PORT");
+        }
         rest = &tail[digits..];
     }
     out.push_str(rest);
@@ -119,70 +175,164 @@ fn replace_port(line: &str) -> String {
 /// Runs every scenario; returns "scenario side" → trace.
 fn capture() -> BTreeMap<String, String> {
     let mut traces = BTreeMap::new();
-    for (name, server_flags, client_args, stdin) in SCENARIOS {
+    for s in SCENARIOS {
+        let trace_flag = if s.frames {
+            "--trace=frames"
+        } else {
+            "--trace"
+        };
         let mut server = Command::new(env!("CARGO_BIN_EXE_order-server"));
         server
-            .args(["--addr", "127.0.0.1:0", "--trace"])
-            .args(*server_flags)
-            .env("RUST_LOG", "off");
-        let (mut guard, addr) = spawn_server(name, server);
+            .args(["--addr", "127.0.0.1:0", trace_flag])
+            .args(s.server)
+            .env("RUST_LOG", "off")
+            .env_remove("H2GRPC_TRACE");
+        let (mut guard, addr) = spawn_server(s.name, server);
         let mut client = Command::new(env!("CARGO_BIN_EXE_order-client"));
+        client.args(["--addr", &addr, trace_flag]);
+        if s.frames {
+            client.args(["--authority", "127.0.0.1:50051"]);
+        }
         client
-            .args(["--addr", &addr, "--trace"])
-            .args(*client_args)
-            .env("RUST_LOG", "off");
+            .args(s.client)
+            .env("RUST_LOG", "off")
+            .env_remove("H2GRPC_TRACE");
         let output = run(
-            name,
+            s.name,
             client,
-            stdin.map(str::as_bytes),
+            s.stdin.map(str::as_bytes),
             Duration::from_secs(60),
         );
-        // The server writes each trace line before the frame it describes, so once
-        // the client has its answer the server's lines are out; give stderr a moment.
+        // The server writes each trace line as the bytes pass, so once the
+        // client has its answer the server's lines are out; give stderr a moment.
         std::thread::sleep(Duration::from_millis(200));
         let (_, server_err) = guard.kill_and_collect();
         traces.insert(
-            format!("{name} client"),
+            format!("{} client", s.name),
             normalize(&output.stderr, "client"),
         );
-        traces.insert(format!("{name} server"), normalize(&server_err, "server"));
+        traces.insert(
+            format!("{} server", s.name),
+            normalize(&server_err, "server"),
+        );
     }
     traces
 }
 
+/// Every frame one side sent is what the other received, in the same
+/// order, byte for byte as each decoded it: the taps sit on the sockets.
+/// A closing GOAWAY may be missing on the receiving side (the process exited
+/// before it arrived, or before it was read).
+fn check_mirror(name: &str, traces: &BTreeMap<String, String>) {
+    let client = text::entries(&traces[&format!("{name} client")]);
+    let server = text::entries(&traces[&format!("{name} server")]);
+    let trim = |mut es: Vec<Entry>| {
+        while es.last().is_some_and(|e| e.kind() == "GOAWAY") {
+            es.pop();
+        }
+        es
+    };
+    for (from, to, label) in [
+        (&client, &server, "client → server"),
+        (&server, &client, "server → client"),
+    ] {
+        let sent: Vec<Entry> = trim(
+            from.iter()
+                .filter(|e| e.arrow() == "→")
+                .map(Entry::mirrored)
+                .collect(),
+        );
+        let got: Vec<Entry> = trim(to.iter().filter(|e| e.arrow() == "←").cloned().collect());
+        assert!(
+            sent.len() >= 4,
+            "{name}: only {} frames {label}",
+            sent.len()
+        );
+        assert_eq!(
+            sent, got,
+            "{name}: the frames {label} differ between the two ends"
+        );
+    }
+}
+
 const OPEN: &str = "<!-- trace: ";
 const CLOSE: &str = "<!-- /trace -->";
+const MERMAID_OPEN: &str = "<!-- mermaid: ";
+const MERMAID_CLOSE: &str = "<!-- /mermaid -->";
 
-/// Replaces every trace block of `doc` with the captured trace; returns the new
-/// text and the names of the blocks found.
+/// What a marker asks for: the fenced block to put between it and its close.
+fn render(
+    marker: &str,
+    spec: &str,
+    body: &str,
+    traces: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let words: Vec<&str> = spec.split_whitespace().collect();
+    if marker == MERMAID_OPEN {
+        let [name, views @ ..] = &words[..] else {
+            return Err("mermaid marker without a scenario".into());
+        };
+        let trace = traces
+            .get(&format!("{name} client"))
+            .ok_or_else(|| format!("unknown scenario {name:?}"))?;
+        let entries = text::view(trace, views)?;
+        return Ok(format!("\n```mermaid\n{}```\n", text::mermaid(&entries)));
+    }
+    let [name, side, views @ ..] = &words[..] else {
+        return Err(format!("trace marker {spec:?} needs a scenario and a side"));
+    };
+    let key = format!("{name} {side}");
+    let trace = traces
+        .get(&key)
+        .ok_or_else(|| format!("unknown trace {key:?}; known: {:?}", traces.keys()))?;
+    let fresh = text::view(trace, views)?;
+    // Unordered: keep the quoted order if it holds the same frames.
+    if views.contains(&"unordered") {
+        let quoted = body
+            .trim_start_matches('\n')
+            .strip_prefix("```text\n")
+            .and_then(|b| b.strip_suffix("```\n"))
+            .map(text::entries);
+        if let Some(quoted) = quoted
+            && text::same_entries(&quoted, &fresh)
+        {
+            return Ok(format!("\n```text\n{}```\n", text::join(&quoted)));
+        }
+    }
+    Ok(format!("\n```text\n{}```\n", text::join(&fresh)))
+}
+
+/// Replaces every trace block and diagram of `doc`; returns the new text
+/// and the names of the blocks found.
 fn refresh(doc: &str, traces: &BTreeMap<String, String>, file: &Path) -> (String, Vec<String>) {
     let mut out = String::new();
     let mut names = Vec::new();
     let mut rest = doc;
-    while let Some(start) = rest.find(OPEN) {
-        let after_open = &rest[start + OPEN.len()..];
-        let end_name = after_open
+    loop {
+        let next = [(OPEN, CLOSE), (MERMAID_OPEN, MERMAID_CLOSE)]
+            .into_iter()
+            .filter_map(|(open, close)| rest.find(open).map(|at| (at, open, close)))
+            .min();
+        let Some((start, open, close)) = next else {
+            break;
+        };
+        let after_open = &rest[start + open.len()..];
+        let end_spec = after_open
             .find(" -->")
-            .unwrap_or_else(|| panic!("{}: unclosed trace marker", file.display()));
-        let name = after_open[..end_name].trim().to_owned();
-        let body_start = start + OPEN.len() + end_name + " -->".len();
-        let close = rest[body_start..]
-            .find(CLOSE)
-            .unwrap_or_else(|| panic!("{}: trace block {name:?} has no {CLOSE}", file.display()));
-        let trace = traces.get(&name).unwrap_or_else(|| {
-            panic!(
-                "{}: unknown trace {name:?}; known: {:?}",
-                file.display(),
-                traces.keys()
-            )
-        });
+            .unwrap_or_else(|| panic!("{}: unclosed marker", file.display()));
+        let spec = after_open[..end_spec].trim().to_owned();
+        let body_start = start + open.len() + end_spec + " -->".len();
+        let body_len = rest[body_start..]
+            .find(close)
+            .unwrap_or_else(|| panic!("{}: block {spec:?} has no {close}", file.display()));
+        let body = &rest[body_start..body_start + body_len];
+        let block =
+            render(open, &spec, body, traces).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         out.push_str(&rest[..body_start]);
-        out.push_str("\n```text\n");
-        out.push_str(trace);
-        out.push_str("```\n");
-        out.push_str(CLOSE);
-        rest = &rest[body_start + close + CLOSE.len()..];
-        names.push(name);
+        out.push_str(&block);
+        out.push_str(close);
+        rest = &rest[body_start + body_len + close.len()..];
+        names.push(spec);
     }
     out.push_str(rest);
     (out, names)
@@ -213,6 +363,20 @@ fn docs_quote_the_traces_the_code_prints() {
     );
     let ok = heads("unary-get client");
     assert!(ok.len() == 1 && !ok[0].contains("END_STREAM"), "{ok:?}");
+    // The frame trace: both ends saw the same frames, within 120 columns.
+    for s in SCENARIOS.iter().filter(|s| s.frames) {
+        check_mirror(s.name, &traces);
+        for side in ["client", "server"] {
+            let trace = &traces[&format!("{} {side}", s.name)];
+            for line in trace.lines() {
+                assert!(
+                    line.chars().count() <= 120,
+                    "{} {side}: line too long: {line}",
+                    s.name
+                );
+            }
+        }
+    }
     let bless = std::env::var_os("H2GRPC_BLESS").is_some();
     let mut quoted = 0;
     let mut stale = Vec::new();
@@ -252,5 +416,48 @@ fn normalize_keeps_trace_lines_and_hides_ports() {
     assert_eq!(
         normalize(raw, "client"),
         "client → HEADERS  :authority 127.0.0.1:PORT  te trailers\n                    decoded \"x\"\n"
+    );
+}
+
+/// The views and the diagram, on a small frame trace.
+#[test]
+fn views_and_diagram() {
+    let trace = "client → preface        PRI\n\
+                 client → SETTINGS       stream 0  len 6\n\
+                 \x20          ENABLE_PUSH 0\n\
+                 client ← SETTINGS       stream 0  len 0     ACK\n\
+                 client → HEADERS        stream 1  len 19    END_HEADERS  request head\n\
+                 \x20          :method POST                     [static 3]\n\
+                 client → DATA           stream 1  len 10    END_STREAM\n\
+                 \x20          message 00 00000005 (5 bytes): 0a 03 31 30 32\n\
+                 client ← HEADERS        stream 1  len 16    END_STREAM|END_HEADERS  Trailers-Only\n\
+                 client → GOAWAY         stream 0  len 8      last stream 0, NO_ERROR\n";
+    let calls = text::view(trace, &["calls"]).unwrap();
+    assert_eq!(
+        calls.iter().map(Entry::kind).collect::<Vec<_>>(),
+        ["HEADERS", "DATA", "HEADERS"]
+    );
+    let setup = text::view(trace, &["setup"]).unwrap();
+    assert_eq!(
+        setup.iter().map(Entry::kind).collect::<Vec<_>>(),
+        ["preface", "SETTINGS", "SETTINGS"]
+    );
+    let sent = text::view(trace, &["setup", "sent"]).unwrap();
+    assert_eq!(sent.len(), 2);
+    assert!(text::view(trace, &["cals"]).is_err());
+    let mut reversed = setup.clone();
+    reversed.reverse();
+    assert!(text::same_entries(&setup, &reversed));
+    assert!(!text::same_entries(&setup, &calls));
+    assert_eq!(
+        calls[0].mirrored().0.lines().next(),
+        Some("server ← HEADERS        stream 1  len 19    END_HEADERS  request head")
+    );
+    assert_eq!(
+        text::mermaid(&calls),
+        "sequenceDiagram\n    participant C as client\n    participant S as server\n\
+         \x20   C->>S: HEADERS [END_HEADERS] stream 1: request head\n\
+         \x20   C->>S: DATA [END_STREAM] stream 1: 1 message\n\
+         \x20   S->>C: HEADERS [END_STREAM, END_HEADERS] stream 1: Trailers-Only\n"
     );
 }

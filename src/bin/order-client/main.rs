@@ -7,7 +7,7 @@
 //!                                 add --id ID --item ITEM... --description D --price P --destination DEST
 //!                                 search QUERY
 //!                                 update [--id ... same flags as add]   (else JSON lines on stdin)
-//!                                 process ID...
+//!                                 process [--cancel-after-first | --ping-pong] ID...
 //!                                 demo
 //! ```
 //! TLS: an `https://` address, or any address with `--ca` (a bare
@@ -15,11 +15,14 @@
 //! socket). `--ca FILE` trusts the CAs in FILE (PEM) instead of the
 //! platform's store; `--cert`/`--key` present a client certificate (mTLS);
 //! `--server-name` checks the server's certificate against NAME instead of
-//! the address's host. The global flags come before the subcommand.
+//! the address's host. `--authority NAME` sends `:authority NAME` instead of
+//! the address (the TLS name stays the address's host unless `--server-name`
+//! says otherwise). The global flags come before the subcommand.
 //!
 //! Orders and shipments print as one JSON object per line. A failed call
 //! prints `error: CODE: message` to stderr and exits 1. `--trace` (or
-//! `H2GRPC_TRACE=1`) prints the wire trace to stderr.
+//! `H2GRPC_TRACE=1`) prints the message trace to stderr, `--trace=frames`
+//! every HTTP/2 frame as it crossed the socket, `--trace=all` both.
 
 #[path = "../common/logging.rs"]
 mod logging;
@@ -41,7 +44,7 @@ use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 use pb::google_rpc;
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--trace] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
 /// Every call gets this deadline, so a stuck server cannot hang the CLI.
@@ -65,6 +68,8 @@ struct Global {
     key: Option<String>,
     /// `--server-name`: the name the server's certificate must carry.
     server_name: Option<String>,
+    /// `--authority`: the `:authority` to send instead of the address's.
+    authority: Option<String>,
 }
 
 impl Global {
@@ -81,6 +86,7 @@ fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
         cert: None,
         key: None,
         server_name: None,
+        authority: None,
     };
     while let Some(flag) = args.first() {
         let slot = match flag.as_str() {
@@ -89,6 +95,7 @@ fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
             "--cert" => Some(&mut global.cert),
             "--key" => Some(&mut global.key),
             "--server-name" => Some(&mut global.server_name),
+            "--authority" => Some(&mut global.authority),
             _ => break,
         };
         if args.len() < 2 {
@@ -216,6 +223,9 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
             "order-client was built without the `tls` feature".into(),
         ));
     }
+    if let Some(authority) = &global.authority {
+        channel = channel.authority(authority)?;
+    }
     if gzip {
         // Every request message goes out gzip-compressed (grpc-encoding: gzip).
         channel = channel.send_compression(Encoding::Gzip);
@@ -268,6 +278,9 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
             // first shipment (the call is cancelled: RST_STREAM CANCEL).
             let (cancel, ids) = match rest.split_first() {
                 Some((flag, ids)) if flag == "--cancel-after-first" => (true, ids.to_vec()),
+                Some((flag, ids)) if flag == "--ping-pong" => {
+                    return ping_pong(&client, ids).await;
+                }
                 _ => (false, rest.to_vec()),
             };
             // Send the ids, CloseSend (unless cancelling), then Recv until the end.
@@ -291,6 +304,33 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
         }
         "demo" => demo(&client).await?,
         other => return Err(Failure::Usage(format!("unknown subcommand {other:?}"))),
+    }
+    Ok(())
+}
+
+/// `process --ping-pong ID...`: one id at a time, each sent only after the
+/// shipment for the one before has arrived (a server with `--batch-size 1`
+/// answers every id; with more, the first wait lasts until the deadline).
+async fn ping_pong(client: &OrderManagementClient, ids: &[String]) -> Result<(), Failure> {
+    if ids.is_empty() {
+        return Err(Failure::Usage(
+            "process --ping-pong takes at least one ID".into(),
+        ));
+    }
+    let mut call = client.process_orders(timed(())).await?;
+    // Our server sends its head as soon as the handler reads; waiting for it
+    // makes each turn of the trace the same every run.
+    call.head().await?;
+    for id in ids {
+        call.send(id).await?; // flushed: it leaves now, in a DATA frame of its own
+        match call.recv().await? {
+            Some(shipment) => println!("{}", shipment_json(&shipment)),
+            None => return Err(Status::internal(format!("no shipment for {id}")).into()),
+        }
+    }
+    call.close_send().await?; // an empty DATA frame with END_STREAM
+    while let Some(shipment) = call.recv().await? {
+        println!("{}", shipment_json(&shipment));
     }
     Ok(())
 }
