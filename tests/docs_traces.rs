@@ -124,6 +124,11 @@ const SCENARIOS: &[Scenario] = &[
         ..frames("frames-client-streaming", &[], &["update"])
     },
     frames(
+        "frames-bidi",
+        &[],
+        &["process", "102", "103", "104", "105", "106"],
+    ),
+    frames(
         "frames-ping-pong",
         &["--batch-size", "1"],
         &["process", "--ping-pong", "102", "103", "104"],
