@@ -28,6 +28,10 @@
 //! HPACK Huffman-codes it, so the HEADERS frame's length depends on the
 //! digits of the free port the test server got.
 
+// Only the CA and leaf of this module are used here.
+#[allow(dead_code)]
+#[path = "support/certs.rs"]
+mod certs;
 mod common;
 #[path = "docs_traces/text.rs"]
 mod text;
@@ -48,6 +52,8 @@ struct Scenario {
     stdin: Option<&'static str>,
     /// `--trace=frames` on both sides instead of `--trace`.
     frames: bool,
+    /// TLS: the server gets a certificate for 127.0.0.1 made now, the client its CA.
+    tls: bool,
 }
 
 const fn messages(
@@ -61,6 +67,7 @@ const fn messages(
         client,
         stdin: None,
         frames: false,
+        tls: false,
     }
 }
 
@@ -75,6 +82,7 @@ const fn frames(
         client,
         stdin: None,
         frames: true,
+        tls: false,
     }
 }
 
@@ -122,6 +130,11 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         stdin: Some(TWO_ORDERS),
         ..frames("frames-client-streaming", &[], &["update"])
+    },
+    frames("frames-demo", &[], &["demo"]),
+    Scenario {
+        tls: true,
+        ..frames("frames-tls", &[], &["get", "102"])
     },
     frames(
         "frames-bidi",
@@ -180,6 +193,12 @@ fn replace_port(line: &str) -> String {
 /// Runs every scenario; returns "scenario side" → trace.
 fn capture() -> BTreeMap<String, String> {
     let mut traces = BTreeMap::new();
+    let ca = certs::Ca::new("h2grpc docs CA");
+    let pems = common::tls::CertDir::new("docs_traces");
+    let leaf = ca.leaf(&["127.0.0.1"], "order-server");
+    let cert = pems.write("server.pem", &leaf.cert_pem);
+    let key = pems.write("server.key", &leaf.key_pem);
+    let ca_file = pems.write("ca.pem", &ca.pem);
     for s in SCENARIOS {
         let trace_flag = if s.frames {
             "--trace=frames"
@@ -192,9 +211,19 @@ fn capture() -> BTreeMap<String, String> {
             .args(s.server)
             .env("RUST_LOG", "off")
             .env_remove("H2GRPC_TRACE");
+        if s.tls {
+            server
+                .arg("--tls-cert")
+                .arg(&cert)
+                .arg("--tls-key")
+                .arg(&key);
+        }
         let (mut guard, addr) = spawn_server(s.name, server);
         let mut client = Command::new(env!("CARGO_BIN_EXE_order-client"));
         client.args(["--addr", &addr, trace_flag]);
+        if s.tls {
+            client.arg("--ca").arg(&ca_file);
+        }
         if s.frames {
             client.args(["--authority", "127.0.0.1:50051"]);
         }
@@ -449,6 +478,19 @@ fn views_and_diagram() {
     );
     let sent = text::view(trace, &["setup", "sent"]).unwrap();
     assert_eq!(sent.len(), 2);
+    let data = text::view(trace, &["stream=1", "kind=DATA"]).unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(
+        text::view(trace, &["calls", "brief", "kind=HEADERS", "sent"]).unwrap()[0].0,
+        "client → HEADERS        stream 1  len 19    END_HEADERS  request head\n\
+         \x20          … (the rest as in chapter 1)"
+    );
+    let head = "client → HEADERS   :method POST  :scheme http  :authority 127.0.0.1:PORT  \
+                :path /p.S/M  te trailers  grpc-timeout 250000u  content-type application/grpc";
+    assert_eq!(
+        text::view(head, &["brief"]).unwrap()[0].0,
+        "client → HEADERS   :path /p.S/M  grpc-timeout 250000u  … (the rest as in chapter 1)"
+    );
     assert!(text::view(trace, &["cals"]).is_err());
     let mut reversed = setup.clone();
     reversed.reverse();

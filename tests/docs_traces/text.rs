@@ -85,7 +85,9 @@ pub fn join(entries: &[Entry]) -> String {
 /// The part of a trace a block quotes:
 /// - `calls`: the frames of streams (no stream 0, no preface);
 /// - `setup`: the connection's frames before the first call's first frame;
-/// - `sent` / `received`: one direction only.
+/// - `sent` / `received`: one direction only;
+/// - `stream=N`, `kind=HEADERS`: one stream, one frame type;
+/// - `brief`: request heads without the fields every chapter-1 head has.
 ///
 /// Unknown words are an error, so a typo cannot quote the wrong thing.
 pub fn view(trace: &str, words: &[&str]) -> Result<Vec<Entry>, String> {
@@ -103,10 +105,72 @@ pub fn view(trace: &str, words: &[&str]) -> Result<Vec<Entry>, String> {
             "sent" => all.into_iter().filter(|e| e.arrow() == "→").collect(),
             "received" => all.into_iter().filter(|e| e.arrow() == "←").collect(),
             "unordered" => all,
-            other => return Err(format!("unknown view {other:?}")),
+            "brief" => all.into_iter().map(|e| brief(&e)).collect(),
+            other => match other.split_once('=') {
+                Some(("stream", n)) => {
+                    let n: u32 = n.parse().map_err(|_| format!("bad view {other:?}"))?;
+                    all.into_iter().filter(|e| e.stream() == Some(n)).collect()
+                }
+                Some(("kind", kind)) => all.into_iter().filter(|e| e.kind() == kind).collect(),
+                _ => return Err(format!("unknown view {other:?}")),
+            },
         };
     }
     Ok(all)
+}
+
+/// The request-head fields every call of the reference client sends, as
+/// chapter 1 shows them in full; `brief` leaves them out of later chapters.
+const USUAL_HEAD: &[&str] = &[
+    ":method POST",
+    ":scheme http",
+    ":authority 127.0.0.1:PORT",
+    ":authority 127.0.0.1:50051",
+    "te trailers",
+    "grpc-timeout 30000000u",
+    "content-type application/grpc",
+    "grpc-accept-encoding gzip",
+    "user-agent grpc-rust-h2grpc/0.1.0",
+];
+
+const AS_IN_CHAPTER_1: &str = "… (the rest as in chapter 1)";
+
+/// A request head without [`USUAL_HEAD`]'s fields; other entries unchanged.
+fn brief(e: &Entry) -> Entry {
+    let first = e.first_line();
+    if first.contains("request head") {
+        // Frame trace: one field per line under the frame's line.
+        let mut text = first.to_owned();
+        for line in e.0.lines().skip(1) {
+            let field = line.trim_start();
+            let usual = USUAL_HEAD.iter().any(|u| {
+                field
+                    .strip_prefix(u)
+                    .is_some_and(|rest| rest.starts_with("  ") || rest.is_empty())
+            });
+            if !usual {
+                text.push('\n');
+                text.push_str(line);
+            }
+        }
+        text.push_str(&format!("\n           {AS_IN_CHAPTER_1}"));
+        return Entry(text);
+    }
+    if first.contains(" HEADERS ") && first.contains(":method ") {
+        // Message trace: the fields on one line, two spaces apart.
+        let (label, fields) = first.split_at(first.find(":method").unwrap_or(first.len()));
+        let kept: Vec<&str> = fields
+            .split("  ")
+            .filter(|f| !USUAL_HEAD.contains(f))
+            .collect();
+        let mut text = format!("{label}{}  {AS_IN_CHAPTER_1}", kept.join("  "));
+        for line in e.0.lines().skip(1) {
+            text.push('\n');
+            text.push_str(line);
+        }
+        return Entry(text);
+    }
+    e.clone()
 }
 
 /// The same entries, order aside: for frames whose order depends on when
