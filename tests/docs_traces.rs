@@ -49,11 +49,16 @@ struct Scenario {
     name: &'static str,
     server: &'static [&'static str],
     client: &'static [&'static str],
-    stdin: Option<&'static str>,
+    stdin: Option<fn() -> String>,
     /// `--trace=frames` on both sides instead of `--trace`.
     frames: bool,
     /// TLS: the server gets a certificate for 127.0.0.1 made now, the client its CA.
     tls: bool,
+    /// Run interop-server and interop-client with this `--test_case`
+    /// instead of the order binaries (`server`/`client` are extra flags).
+    interop: Option<&'static str>,
+    /// Client flags made at run time, before `client`'s.
+    client_args: Option<fn() -> Vec<String>>,
 }
 
 const fn messages(
@@ -68,6 +73,8 @@ const fn messages(
         stdin: None,
         frames: false,
         tls: false,
+        interop: None,
+        client_args: None,
     }
 }
 
@@ -83,6 +90,8 @@ const fn frames(
         stdin: None,
         frames: true,
         tls: false,
+        interop: None,
+        client_args: None,
     }
 }
 
@@ -100,6 +109,23 @@ const ADD_EMPTY_ID: &[&str] = &[
     "Oslo",
 ];
 
+/// Metadata of 20,000 bytes: a request head over the server's 16 KiB limit.
+fn big_metadata() -> Vec<String> {
+    vec!["--metadata".into(), format!("x-big={}", "x".repeat(20_000))]
+}
+
+fn two_orders() -> String {
+    TWO_ORDERS.to_owned()
+}
+
+/// One order whose description is 5 MB: over the 4 MiB a server accepts by default.
+fn huge_order() -> String {
+    format!(
+        "{{\"id\":\"102\",\"description\":\"{}\"}}\n",
+        "x".repeat(5_000_000)
+    )
+}
+
 const TWO_ORDERS: &str = "{\"id\":\"102\",\"items\":[\"Google Pixel 3A\"],\"description\":\"Pixel\",\"price\":700.0,\"destination\":\"Mountain View, CA\"}\n\
      {\"id\":\"103\",\"items\":[\"Apple Watch S4\"],\"description\":\"Watch\",\"price\":350.0,\"destination\":\"San Jose, CA\"}\n";
 
@@ -109,7 +135,7 @@ const SCENARIOS: &[Scenario] = &[
     messages("unary-details", &[], ADD_EMPTY_ID),
     messages("server-streaming", &[], &["search", "Google"]),
     Scenario {
-        stdin: Some(TWO_ORDERS),
+        stdin: Some(two_orders),
         ..messages("client-streaming", &[], &["update"])
     },
     messages("bidi", &[], &["process", "102", "103", "104", "105", "106"]),
@@ -128,10 +154,40 @@ const SCENARIOS: &[Scenario] = &[
     frames("frames-not-found", &[], &["get", "999"]),
     frames("frames-server-streaming", &[], &["search", "Google"]),
     Scenario {
-        stdin: Some(TWO_ORDERS),
+        stdin: Some(two_orders),
         ..frames("frames-client-streaming", &[], &["update"])
     },
     frames("frames-demo", &[], &["demo"]),
+    frames(
+        "frames-metadata",
+        &[],
+        &[
+            "--metadata",
+            "x-request-id=42",
+            "--metadata",
+            "trace-ctx-bin=hello",
+            "get",
+            "102",
+        ],
+    ),
+    Scenario {
+        client_args: Some(big_metadata),
+        ..frames("frames-too-large-head", &[], &["get", "102"])
+    },
+    Scenario {
+        interop: Some("custom_metadata"),
+        ..frames("interop-custom-metadata", &[], &[])
+    },
+    Scenario {
+        interop: Some("special_status_message"),
+        ..frames("interop-special-status", &[], &[])
+    },
+    frames("frames-timeout", &[], &["--timeout", "300ms", "get", "102"]),
+    messages("no-timeout", &[], &["--timeout", "none", "get", "102"]),
+    Scenario {
+        stdin: Some(huge_order),
+        ..messages("too-large-message", &[], &["update"])
+    },
     Scenario {
         tls: true,
         ..frames("frames-tls", &[], &["get", "102"])
@@ -205,9 +261,15 @@ fn capture() -> BTreeMap<String, String> {
         } else {
             "--trace"
         };
-        let mut server = Command::new(env!("CARGO_BIN_EXE_order-server"));
+        let mut server = match s.interop {
+            Some(_) => Command::new(env!("CARGO_BIN_EXE_interop-server")),
+            None => Command::new(env!("CARGO_BIN_EXE_order-server")),
+        };
+        match s.interop {
+            Some(_) => server.args(["--port", "0", trace_flag]),
+            None => server.args(["--addr", "127.0.0.1:0", trace_flag]),
+        };
         server
-            .args(["--addr", "127.0.0.1:0", trace_flag])
             .args(s.server)
             .env("RUST_LOG", "off")
             .env_remove("H2GRPC_TRACE");
@@ -219,22 +281,35 @@ fn capture() -> BTreeMap<String, String> {
                 .arg(&key);
         }
         let (mut guard, addr) = spawn_server(s.name, server);
-        let mut client = Command::new(env!("CARGO_BIN_EXE_order-client"));
-        client.args(["--addr", &addr, trace_flag]);
-        if s.tls {
-            client.arg("--ca").arg(&ca_file);
-        }
-        if s.frames {
-            client.args(["--authority", "127.0.0.1:50051"]);
-        }
+        let mut client = match s.interop {
+            Some(case) => {
+                let port = addr.rsplit(':').next().unwrap_or_default();
+                let mut client = Command::new(env!("CARGO_BIN_EXE_interop-client"));
+                client.args(["--server_port", port, "--test_case", case, trace_flag]);
+                client
+            }
+            None => {
+                let mut client = Command::new(env!("CARGO_BIN_EXE_order-client"));
+                client.args(["--addr", &addr, trace_flag]);
+                if s.tls {
+                    client.arg("--ca").arg(&ca_file);
+                }
+                if s.frames {
+                    client.args(["--authority", "127.0.0.1:50051"]);
+                }
+                client
+            }
+        };
         client
+            .args(s.client_args.map(|f| f()).unwrap_or_default())
             .args(s.client)
             .env("RUST_LOG", "off")
             .env_remove("H2GRPC_TRACE");
+        let input = s.stdin.map(|f| f());
         let output = run(
             s.name,
             client,
-            s.stdin.map(str::as_bytes),
+            input.as_deref().map(str::as_bytes),
             Duration::from_secs(60),
         );
         // The server writes each trace line as the bytes pass, so once the

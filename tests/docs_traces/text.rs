@@ -210,9 +210,15 @@ pub fn mermaid(client_frames: &[Entry]) -> String {
         if let Some(stream) = e.stream().filter(|s| *s != 0) {
             label.push_str(&format!(" stream {stream}"));
         }
-        let role = ["request head", "response head", "Trailers-Only", "trailers"]
-            .into_iter()
-            .find(|r| first.ends_with(r));
+        let role = [
+            "request head",
+            "response head",
+            "Trailers-Only",
+            "trailers",
+            "response head, ending the stream",
+        ]
+        .into_iter()
+        .find(|r| first.ends_with(r));
         let messages =
             e.0.lines()
                 .filter(|l| l.trim_start().starts_with("message "))

@@ -17,7 +17,10 @@
 //! `--server-name` checks the server's certificate against NAME instead of
 //! the address's host. `--authority NAME` sends `:authority NAME` instead of
 //! the address (the TLS name stays the address's host unless `--server-name`
-//! says otherwise). The global flags come before the subcommand.
+//! says otherwise). `--timeout 250ms|2s|none` sets every call's deadline
+//! (default 30 s; `none` sends no `grpc-timeout`), `--metadata KEY=VALUE`
+//! (repeatable) adds request metadata, a `-bin` KEY's VALUE sent as bytes.
+//! The global flags come before the subcommand.
 //!
 //! Orders and shipments print as one JSON object per line. A failed call
 //! prints `error: CODE: message` to stderr and exits 1. `--trace` (or
@@ -44,7 +47,7 @@ use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 use pb::google_rpc;
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--timeout 250ms|2s|none] [--metadata KEY=VALUE]... [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
 /// Every call gets this deadline, so a stuck server cannot hang the CLI.
@@ -70,6 +73,8 @@ struct Global {
     server_name: Option<String>,
     /// `--authority`: the `:authority` to send instead of the address's.
     authority: Option<String>,
+    /// `--timeout` and `--metadata`.
+    call: CallSettings,
 }
 
 impl Global {
@@ -87,8 +92,23 @@ fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
         key: None,
         server_name: None,
         authority: None,
+        call: CallSettings {
+            timeout: Some(CALL_TIMEOUT),
+            metadata: h2grpc::Metadata::new(),
+        },
     };
     while let Some(flag) = args.first() {
+        if let (Some("--timeout" | "--metadata"), Some(value)) =
+            (args.first().map(String::as_str), args.get(1))
+        {
+            if args[0] == "--timeout" {
+                global.call.timeout = parse_timeout(value)?;
+            } else {
+                add_metadata(&mut global.call.metadata, value)?;
+            }
+            args.drain(..2);
+            continue;
+        }
         let slot = match flag.as_str() {
             "--addr" => None,
             "--ca" => Some(&mut global.ca),
@@ -182,13 +202,14 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    let global = match parse_global(&mut args) {
+    let mut global = match parse_global(&mut args) {
         Ok(global) => global,
         Err(message) => {
             eprintln!("{message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    let _ = CALL_SETTINGS.set(std::mem::take(&mut global.call));
     match run(&global, &args, gzip).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
@@ -335,10 +356,56 @@ async fn ping_pong(client: &OrderManagementClient, ids: &[String]) -> Result<(),
     Ok(())
 }
 
+/// What every call gets: `--timeout` (default [`CALL_TIMEOUT`]; `none`: no
+/// deadline, so no `grpc-timeout`) and the `--metadata` pairs.
+#[derive(Debug, Default)]
+struct CallSettings {
+    timeout: Option<Duration>,
+    metadata: h2grpc::Metadata,
+}
+
+static CALL_SETTINGS: std::sync::OnceLock<CallSettings> = std::sync::OnceLock::new();
+
 fn timed<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);
-    request.set_timeout(CALL_TIMEOUT);
+    match CALL_SETTINGS.get() {
+        Some(settings) => {
+            if let Some(timeout) = settings.timeout {
+                request.set_timeout(timeout);
+            }
+            *request.metadata_mut() = settings.metadata.clone();
+        }
+        None => request.set_timeout(CALL_TIMEOUT),
+    }
     request
+}
+
+/// `250ms`, `2s`, or `none`.
+fn parse_timeout(value: &str) -> Result<Option<Duration>, String> {
+    let bad = || format!("bad --timeout {value:?} (want e.g. 250ms, 2s or none)");
+    if value == "none" {
+        return Ok(None);
+    }
+    let (digits, unit) = match value.strip_suffix("ms") {
+        Some(ms) => (ms, 1),
+        None => (value.strip_suffix('s').ok_or_else(bad)?, 1000),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    Ok(Some(Duration::from_millis(n * unit)))
+}
+
+/// `KEY=VALUE` into `metadata`: a `-bin` key takes VALUE's bytes (they go
+/// out base64-encoded), any other key an ASCII value.
+fn add_metadata(metadata: &mut h2grpc::Metadata, pair: &str) -> Result<(), String> {
+    let (key, value) = pair
+        .split_once('=')
+        .ok_or_else(|| format!("--metadata {pair:?}: want KEY=VALUE"))?;
+    let added = if key.ends_with("-bin") {
+        metadata.append_bin(key, value.as_bytes())
+    } else {
+        metadata.append(key, value)
+    };
+    added.map_err(|e| format!("--metadata {pair:?}: {e}"))
 }
 
 fn order_json(order: &Order) -> Value {

@@ -73,7 +73,15 @@ impl DirectionLog {
             },
             f::HEADERS | f::PUSH_PROMISE => match f::header_block(header, payload) {
                 Ok((fields, fragment, _)) => {
-                    let mut summary = self.block_role(header);
+                    // Decoded first: whether it holds a grpc-status tells Trailers-Only.
+                    let status = if header.has(f::END_HEADERS) {
+                        self.decode_block(fragment, &mut lines)
+                    } else {
+                        self.block = Some((*header, fragment.to_vec()));
+                        lines.push("the header block continues in CONTINUATION".into());
+                        None
+                    };
+                    let mut summary = self.block_role(header, status);
                     if header.kind == f::PUSH_PROMISE
                         && let Some(promised) = fields.get(..4)
                     {
@@ -84,12 +92,6 @@ impl DirectionLog {
                             promised[3],
                         ]) & 0x7fff_ffff;
                         summary = format!("promised stream {id}");
-                    }
-                    if header.has(f::END_HEADERS) {
-                        self.decode_block(fragment, &mut lines);
-                    } else {
-                        self.block = Some((*header, fragment.to_vec()));
-                        lines.push("the header block continues in CONTINUATION".into());
                     }
                     if header.has(f::END_STREAM) {
                         self.streams.remove(&header.stream);
@@ -115,7 +117,7 @@ impl DirectionLog {
                 }
                 match opened {
                     Some((_, block)) if header.has(f::END_HEADERS) => {
-                        self.decode_block(&block, &mut lines)
+                        self.decode_block(&block, &mut lines);
                     }
                     Some(opened) => self.block = Some(opened),
                     None => lines.push("no header block to continue (or too long to keep)".into()),
@@ -136,8 +138,9 @@ impl DirectionLog {
     /// What a HEADERS frame is in the gRPC call (PROTOCOL-HTTP2.md, "Outline"):
     /// the first block of a stream is its request or response head, a second
     /// one its trailers; a first response block that ends the stream is
-    /// Trailers-Only.
-    fn block_role(&mut self, header: &FrameHeader) -> String {
+    /// Trailers-Only if it carries a `grpc-status` (`has_status`: `None`
+    /// when the block is not decoded yet).
+    fn block_role(&mut self, header: &FrameHeader, has_status: Option<bool>) -> String {
         let Some(stream) = stream_entry(&mut self.streams, header.stream) else {
             return String::new();
         };
@@ -148,42 +151,50 @@ impl DirectionLog {
             header.has(f::END_STREAM),
         ) {
             (1, true, _) => "request head",
-            (1, false, true) => "Trailers-Only",
+            (1, false, true) if has_status == Some(true) => "Trailers-Only",
+            (1, false, true) => "response head, ending the stream",
             (1, false, false) => "response head",
             _ => "trailers",
         };
         role.to_owned()
     }
 
-    /// Decodes a complete header block into one line per field.
-    fn decode_block(&mut self, block: &[u8], lines: &mut Vec<String>) {
+    /// Decodes a complete header block into one line per field; says
+    /// whether it holds a `grpc-status` (`None`: not decoded).
+    fn decode_block(&mut self, block: &[u8], lines: &mut Vec<String>) -> Option<bool> {
         if self.hpack_lost {
             lines.push("(not decoded: this direction's HPACK table was lost earlier)".into());
-            return;
+            return None;
         }
         match self.hpack.decode(block) {
             Ok(instructions) => {
+                let status = instructions.iter().any(
+                    |i| matches!(i, Instruction::Field(field) if field.name == b"grpc-status"),
+                );
                 for instruction in instructions {
-                    lines.push(match instruction {
+                    match instruction {
                         Instruction::TableSize(size) => {
-                            format!("[dynamic table size update: {size}]")
+                            lines.push(format!("[dynamic table size update: {size}]"));
                         }
-                        Instruction::Field(field) => field_line(&field),
-                    });
+                        Instruction::Field(field) => lines.extend(field_lines(&field)),
+                    }
                 }
+                Some(status)
             }
             Err(e) => {
                 self.hpack_lost = true;
                 lines.push(format!(
                     "HPACK error: {e}; no further header blocks decoded this way"
                 ));
+                None
             }
         }
     }
 }
 
-/// `name value` and, aligned after it, how HPACK coded the field.
-fn field_line(field: &hpack::Field) -> String {
+/// `name value` and, aligned after it (or under it, when the field is
+/// long), how HPACK coded the field.
+fn field_lines(field: &hpack::Field) -> Vec<String> {
     let how = match field.how {
         Representation::Indexed(i) => format!("[{}]", table_index(i)),
         Representation::Literal {
@@ -213,22 +224,29 @@ fn field_line(field: &hpack::Field) -> String {
     };
     let name = String::from_utf8_lossy(&field.name);
     let value = String::from_utf8_lossy(&field.value);
-    // Room for the value: the line, less the indentation, name, note and gaps.
-    let room =
-        LINE_COLUMNS.saturating_sub(INDENT.len() + name.chars().count() + how.chars().count() + 3);
-    let shown = if value.chars().count() > room {
-        let keep = room.saturating_sub(14);
+    let text = format!("{name} {value}");
+    let width = INDENT.len() + text.chars().count();
+    if width.max(INDENT.len() + NOTE_COLUMN) + 1 + how.chars().count() <= LINE_COLUMNS {
+        return vec![format!("{text:<NOTE_COLUMN$} {how}")];
+    }
+    // Too long for one line: the field on its own (its value folded if it
+    // still does not fit), the note under it in the same column.
+    let room = LINE_COLUMNS.saturating_sub(INDENT.len() + name.chars().count() + 1);
+    let text = if value.chars().count() > room {
+        let note = format!("… ({})", data::bytes(field.value.len()));
+        let keep = room.saturating_sub(note.chars().count());
         format!(
-            "{}… ({})",
-            value.chars().take(keep).collect::<String>(),
-            data::bytes(field.value.len())
+            "{name} {}{note}",
+            value.chars().take(keep).collect::<String>()
         )
     } else {
-        value.into_owned()
+        text
     };
-    let text = format!("{name} {shown}");
-    format!("{text:<48} {how}")
+    vec![text, format!("{:NOTE_COLUMN$} {how}", "")]
 }
+
+/// Where a field's note starts, after the indentation.
+const NOTE_COLUMN: usize = 48;
 
 fn table_index(i: usize) -> String {
     if hpack::is_static(i) {

@@ -190,3 +190,24 @@ fn not_http2_and_malformed_frames_are_said_so() {
         ["client ← WINDOW_UPDATE  stream 0  len 2      malformed: WINDOW_UPDATE length is not 4"]
     );
 }
+
+/// A head that ends the stream is Trailers-Only only with a `grpc-status`:
+/// a bare HTTP error (h2's 431 for too large a head, say) is not.
+#[test]
+fn an_http_error_that_ends_the_stream_is_not_trailers_only() {
+    let mut log = ConnectionLog::new(Side::Client);
+    // :status 404 (static 13), END_STREAM.
+    let got = feed(
+        &mut log,
+        Dir::Recv,
+        &frame(f::HEADERS, f::END_STREAM | f::END_HEADERS, 1, &[0x8d]),
+        9,
+    );
+    assert_eq!(
+        got,
+        [
+            "client ← HEADERS        stream 1  len 1     END_STREAM|END_HEADERS  response head, ending the stream\n\
+          \x20          :status 404                                      [static 13]"
+        ]
+    );
+}
