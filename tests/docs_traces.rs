@@ -183,6 +183,19 @@ const SCENARIOS: &[Scenario] = &[
         ..frames("interop-special-status", &[], &[])
     },
     frames("frames-timeout", &[], &["--timeout", "300ms", "get", "102"]),
+    frames(
+        "frames-too-many-pings",
+        &[],
+        &[
+            "--keepalive",
+            "200ms",
+            "--timeout",
+            "3s",
+            "process",
+            "--cancel-after-first",
+            "102",
+        ],
+    ),
     messages("no-timeout", &[], &["--timeout", "none", "get", "102"]),
     Scenario {
         stdin: Some(huge_order),

@@ -85,8 +85,10 @@ pub fn join(entries: &[Entry]) -> String {
 /// The part of a trace a block quotes:
 /// - `calls`: the frames of streams (no stream 0, no preface);
 /// - `setup`: the connection's frames before the first call's first frame;
+///   `after-setup`: the rest;
 /// - `sent` / `received`: one direction only;
-/// - `stream=N`, `kind=HEADERS`: one stream, one frame type;
+/// - `stream=N`, `kind=HEADERS` (or `kind=PING,GOAWAY`): one stream, some frame types;
+/// - `until=GOAWAY`: up to and including the first frame of that type;
 /// - `brief`: request heads without the fields every chapter-1 head has.
 ///
 /// Unknown words are an error, so a typo cannot quote the wrong thing.
@@ -102,6 +104,10 @@ pub fn view(trace: &str, words: &[&str]) -> Result<Vec<Entry>, String> {
                 .into_iter()
                 .take_while(|e| e.stream().is_none_or(|s| s == 0))
                 .collect(),
+            "after-setup" => all
+                .into_iter()
+                .skip_while(|e| e.stream().is_none_or(|s| s == 0))
+                .collect(),
             "sent" => all.into_iter().filter(|e| e.arrow() == "→").collect(),
             "received" => all.into_iter().filter(|e| e.arrow() == "←").collect(),
             "unordered" => all,
@@ -111,7 +117,16 @@ pub fn view(trace: &str, words: &[&str]) -> Result<Vec<Entry>, String> {
                     let n: u32 = n.parse().map_err(|_| format!("bad view {other:?}"))?;
                     all.into_iter().filter(|e| e.stream() == Some(n)).collect()
                 }
-                Some(("kind", kind)) => all.into_iter().filter(|e| e.kind() == kind).collect(),
+                Some(("kind", kinds)) => {
+                    let kinds: Vec<&str> = kinds.split(',').collect();
+                    all.into_iter()
+                        .filter(|e| kinds.contains(&e.kind()))
+                        .collect()
+                }
+                Some(("until", kind)) => match all.iter().position(|e| e.kind() == kind) {
+                    Some(at) => all.into_iter().take(at + 1).collect(),
+                    None => return Err(format!("no {kind} in the trace for {other:?}")),
+                },
                 _ => return Err(format!("unknown view {other:?}")),
             },
         };

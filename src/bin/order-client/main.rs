@@ -20,6 +20,7 @@
 //! says otherwise). `--timeout 250ms|2s|none` sets every call's deadline
 //! (default 30 s; `none` sends no `grpc-timeout`), `--metadata KEY=VALUE`
 //! (repeatable) adds request metadata, a `-bin` KEY's VALUE sent as bytes.
+//! `--keepalive 200ms` PINGs the server that often (`ChannelBuilder::keepalive_interval`).
 //! The global flags come before the subcommand.
 //!
 //! Orders and shipments print as one JSON object per line. A failed call
@@ -47,7 +48,7 @@ use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 use pb::google_rpc;
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--timeout 250ms|2s|none] [--metadata KEY=VALUE]... [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--timeout 250ms|2s|none] [--metadata KEY=VALUE]... [--keepalive 200ms] [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
 /// Every call gets this deadline, so a stuck server cannot hang the CLI.
@@ -75,6 +76,8 @@ struct Global {
     authority: Option<String>,
     /// `--timeout` and `--metadata`.
     call: CallSettings,
+    /// `--keepalive`: PING the server this often.
+    keepalive: Option<Duration>,
 }
 
 impl Global {
@@ -96,15 +99,18 @@ fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
             timeout: Some(CALL_TIMEOUT),
             metadata: h2grpc::Metadata::new(),
         },
+        keepalive: None,
     };
     while let Some(flag) = args.first() {
-        if let (Some("--timeout" | "--metadata"), Some(value)) =
+        if let (Some("--timeout" | "--metadata" | "--keepalive"), Some(value)) =
             (args.first().map(String::as_str), args.get(1))
         {
-            if args[0] == "--timeout" {
-                global.call.timeout = parse_timeout(value)?;
-            } else {
-                add_metadata(&mut global.call.metadata, value)?;
+            match args[0].as_str() {
+                "--timeout" => global.call.timeout = parse_timeout(value)?,
+                "--keepalive" => {
+                    global.keepalive = parse_timeout(value)?;
+                }
+                _ => add_metadata(&mut global.call.metadata, value)?,
             }
             args.drain(..2);
             continue;
@@ -246,6 +252,9 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
     }
     if let Some(authority) = &global.authority {
         channel = channel.authority(authority)?;
+    }
+    if let Some(interval) = global.keepalive {
+        channel = channel.keepalive_interval(interval);
     }
     if gzip {
         // Every request message goes out gzip-compressed (grpc-encoding: gzip).
