@@ -28,6 +28,7 @@
 //! `H2GRPC_TRACE=1`) prints the message trace to stderr, `--trace=frames`
 //! every HTTP/2 frame as it crossed the socket, `--trace=all` both.
 
+mod flags;
 #[path = "../common/logging.rs"]
 mod logging;
 #[path = "../common/pb.rs"]
@@ -38,12 +39,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt;
+use h2grpc::Status;
 use h2grpc::client::Channel;
 use h2grpc::compression::Encoding;
-use h2grpc::{Request, Status};
 use prost::Message;
 use serde_json::{Value, json};
 
+#[cfg(feature = "tls")]
+use flags::tls_config;
+use flags::{CALL_SETTINGS, Global, parse_global, target_uri, timed};
 use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 use pb::google_rpc;
@@ -51,139 +55,12 @@ use pb::google_rpc;
 const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--timeout 250ms|2s|none] [--metadata KEY=VALUE]... [--keepalive 200ms] [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
-/// Every call gets this deadline, so a stuck server cannot hang the CLI.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// What went wrong: a usage error (exit 2), a bad setting such as an
 /// unreadable certificate (exit 2), or a failed call (exit 1).
 enum Failure {
     Usage(String),
     Setup(String),
     Call(Status),
-}
-
-/// The flags before the subcommand.
-struct Global {
-    addr: String,
-    /// `--ca`: PEM CAs to trust instead of the platform's store.
-    ca: Option<String>,
-    /// `--cert` and `--key`: a client certificate for mTLS.
-    cert: Option<String>,
-    key: Option<String>,
-    /// `--server-name`: the name the server's certificate must carry.
-    server_name: Option<String>,
-    /// `--authority`: the `:authority` to send instead of the address's.
-    authority: Option<String>,
-    /// `--timeout` and `--metadata`.
-    call: CallSettings,
-    /// `--keepalive`: PING the server this often.
-    keepalive: Option<Duration>,
-}
-
-impl Global {
-    fn wants_tls(&self) -> bool {
-        self.ca.is_some() || self.cert.is_some() || self.server_name.is_some()
-    }
-}
-
-/// Takes the global flags off the front of `args`.
-fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
-    let mut global = Global {
-        addr: "127.0.0.1:50051".to_string(),
-        ca: None,
-        cert: None,
-        key: None,
-        server_name: None,
-        authority: None,
-        call: CallSettings {
-            timeout: Some(CALL_TIMEOUT),
-            metadata: h2grpc::Metadata::new(),
-        },
-        keepalive: None,
-    };
-    while let Some(flag) = args.first() {
-        if let (Some("--timeout" | "--metadata" | "--keepalive"), Some(value)) =
-            (args.first().map(String::as_str), args.get(1))
-        {
-            match args[0].as_str() {
-                "--timeout" => global.call.timeout = parse_timeout(value)?,
-                "--keepalive" => {
-                    global.keepalive = parse_timeout(value)?;
-                }
-                _ => add_metadata(&mut global.call.metadata, value)?,
-            }
-            args.drain(..2);
-            continue;
-        }
-        let slot = match flag.as_str() {
-            "--addr" => None,
-            "--ca" => Some(&mut global.ca),
-            "--cert" => Some(&mut global.cert),
-            "--key" => Some(&mut global.key),
-            "--server-name" => Some(&mut global.server_name),
-            "--authority" => Some(&mut global.authority),
-            _ => break,
-        };
-        if args.len() < 2 {
-            return Err(format!("{flag} needs a value"));
-        }
-        let value = args.remove(1);
-        args.remove(0);
-        match slot {
-            Some(slot) => *slot = Some(value),
-            None => global.addr = value,
-        }
-    }
-    if global.cert.is_some() != global.key.is_some() {
-        return Err("--cert and --key go together".into());
-    }
-    Ok(global)
-}
-
-/// The channel's URI: `http://` for a bare `HOST:PORT`, or `https://`
-/// when a TLS flag was given.
-fn target_uri(global: &Global) -> Result<String, String> {
-    let addr = &global.addr;
-    if addr.starts_with("unix:") || addr.starts_with("https://") {
-        return Ok(addr.clone());
-    }
-    if global.wants_tls() {
-        if addr.contains("://") {
-            return Err(format!(
-                "--ca, --cert and --server-name need an https:// address, not {addr:?}"
-            ));
-        }
-        return Ok(format!("https://{addr}"));
-    }
-    if addr.contains("://") {
-        Ok(addr.clone())
-    } else {
-        Ok(format!("http://{addr}"))
-    }
-}
-
-/// The TLS settings the flags ask for: `None` leaves an `https://` address
-/// to the library's default (the platform's CAs, the address's host).
-#[cfg(feature = "tls")]
-fn tls_config(global: &Global) -> Result<Option<h2grpc::transport::ClientTlsConfig>, String> {
-    use h2grpc::transport::ClientTlsConfig;
-    if !global.wants_tls() {
-        return Ok(None);
-    }
-    let mut tls = match &global.ca {
-        Some(ca) => ClientTlsConfig::new().ca_file(ca),
-        None => ClientTlsConfig::new().native_roots(),
-    }
-    .map_err(|e| format!("TLS: {e}"))?;
-    if let (Some(cert), Some(key)) = (&global.cert, &global.key) {
-        tls = tls
-            .identity_files(cert, key)
-            .map_err(|e| format!("TLS: {e}"))?;
-    }
-    if let Some(name) = &global.server_name {
-        tls = tls.server_name(name.clone());
-    }
-    Ok(Some(tls))
 }
 
 impl From<Status> for Failure {
@@ -363,58 +240,6 @@ async fn ping_pong(client: &OrderManagementClient, ids: &[String]) -> Result<(),
         println!("{}", shipment_json(&shipment));
     }
     Ok(())
-}
-
-/// What every call gets: `--timeout` (default [`CALL_TIMEOUT`]; `none`: no
-/// deadline, so no `grpc-timeout`) and the `--metadata` pairs.
-#[derive(Debug, Default)]
-struct CallSettings {
-    timeout: Option<Duration>,
-    metadata: h2grpc::Metadata,
-}
-
-static CALL_SETTINGS: std::sync::OnceLock<CallSettings> = std::sync::OnceLock::new();
-
-fn timed<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    match CALL_SETTINGS.get() {
-        Some(settings) => {
-            if let Some(timeout) = settings.timeout {
-                request.set_timeout(timeout);
-            }
-            *request.metadata_mut() = settings.metadata.clone();
-        }
-        None => request.set_timeout(CALL_TIMEOUT),
-    }
-    request
-}
-
-/// `250ms`, `2s`, or `none`.
-fn parse_timeout(value: &str) -> Result<Option<Duration>, String> {
-    let bad = || format!("bad --timeout {value:?} (want e.g. 250ms, 2s or none)");
-    if value == "none" {
-        return Ok(None);
-    }
-    let (digits, unit) = match value.strip_suffix("ms") {
-        Some(ms) => (ms, 1),
-        None => (value.strip_suffix('s').ok_or_else(bad)?, 1000),
-    };
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    Ok(Some(Duration::from_millis(n * unit)))
-}
-
-/// `KEY=VALUE` into `metadata`: a `-bin` key takes VALUE's bytes (they go
-/// out base64-encoded), any other key an ASCII value.
-fn add_metadata(metadata: &mut h2grpc::Metadata, pair: &str) -> Result<(), String> {
-    let (key, value) = pair
-        .split_once('=')
-        .ok_or_else(|| format!("--metadata {pair:?}: want KEY=VALUE"))?;
-    let added = if key.ends_with("-bin") {
-        metadata.append_bin(key, value.as_bytes())
-    } else {
-        metadata.append(key, value)
-    };
-    added.map_err(|e| format!("--metadata {pair:?}: {e}"))
 }
 
 fn order_json(order: &Order) -> Value {
