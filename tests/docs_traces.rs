@@ -463,3 +463,65 @@ fn mirror_check_allows_only_unread_connection_frames() {
         "a changed HEADERS frame must fail the check"
     );
 }
+
+/// The frame trace on a foreign encoder: grpcio (gRPC C-core) as the client,
+/// our server tracing. C-core codes headers its own way (it indexes `:path`,
+/// sends BDP PINGs and per-stream WINDOW_UPDATEs); every header block must
+/// decode, and its 3 MiB order must be followed across DATA frames.
+#[test]
+fn the_frame_trace_reads_a_grpcio_client() {
+    let py = common::python::python_env();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_order-server"));
+    server
+        .args(["--addr", "127.0.0.1:0", "--trace=frames"])
+        .env("RUST_LOG", "off")
+        .env_remove("H2GRPC_TRACE");
+    let (mut guard, addr) = spawn_server("order-server", server);
+    let mut check = py.command("order_client_check.py");
+    check.args(["--addr", &addr]);
+    let out = run(
+        "order_client_check.py",
+        check,
+        None,
+        Duration::from_secs(180),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, stderr) = guard.kill_and_collect();
+    assert!(
+        out.stdout.lines().any(|l| l == "13 passed, 0 failed"),
+        "{}",
+        out.describe()
+    );
+    let trace = normalize(&stderr, "server");
+    for bad in [
+        "HPACK error",
+        "malformed",
+        "not traced",
+        "not decoded",
+        "not gRPC framing",
+    ] {
+        assert!(
+            !trace.contains(bad),
+            "the frame trace says {bad:?}:\n{trace}"
+        );
+    }
+    let heads = text::entries(&trace)
+        .into_iter()
+        .filter(|e| e.arrow() == "←" && e.0.contains("request head"))
+        .filter(|e| e.0.contains(":path /ecommerce.OrderManagement/"))
+        .count();
+    assert!(heads >= 100, "only {heads} request heads decoded");
+    // A message split across frames: it starts in one and ends in a later one.
+    assert!(
+        trace.contains("starts: "),
+        "no message started across frames"
+    );
+    assert!(
+        trace.contains("message ends: its last"),
+        "no message ended across frames"
+    );
+    assert!(
+        trace.lines().all(|l| l.chars().count() <= 120),
+        "a line over 120 columns"
+    );
+}
