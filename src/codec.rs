@@ -175,8 +175,10 @@ pub(crate) fn encode_message<C: Codec>(
             plain = Some(uncompressed);
         }
     }
-    if trace::enabled() {
-        trace::message(side, Dir::Send, &buf[start..], plain.as_deref(), item);
+    if trace::enabled()
+        && let Some((prefix, payload)) = buf[start..].split_first_chunk::<{ frame::HEADER_LEN }>()
+    {
+        trace::message(side, Dir::Send, *prefix, payload, plain.as_deref(), item);
     }
     Ok(())
 }

@@ -104,20 +104,22 @@ enum State {
     Done,
 }
 
-/// Decodes one message; `wire` is the payload as received, `inflated` its
-/// decompressed form when the message was compressed.
-/// A closure over the call's codec: boxing a codec with no fields (prost's)
+/// Decodes one message; `prefix` is its 5-byte prefix and `wire` its payload
+/// as received, `inflated` the decompressed form when it was compressed. A
+/// closure over the call's codec: boxing a codec with no fields (prost's)
 /// allocates nothing, and one with settings keeps them.
-pub(crate) type DecodeFn<T> =
-    Box<dyn Fn(Side, Bytes, Option<Bytes>) -> Result<T, Status> + Send + Sync>;
+pub(crate) type DecodeFn<T> = Box<
+    dyn Fn(Side, [u8; frame::HEADER_LEN], Bytes, Option<Bytes>) -> Result<T, Status> + Send + Sync,
+>;
 
 fn decoder_for<C: Codec>(codec: C) -> DecodeFn<C::Decode> {
-    Box::new(move |side, wire, inflated| decode_with(&codec, side, wire, inflated))
+    Box::new(move |side, prefix, wire, inflated| decode_with(&codec, side, prefix, wire, inflated))
 }
 
 fn decode_with<C: Codec>(
     codec: &C,
     side: Side,
+    prefix: [u8; frame::HEADER_LEN],
     wire: Bytes,
     inflated: Option<Bytes>,
 ) -> Result<C::Decode, Status> {
@@ -126,13 +128,10 @@ fn decode_with<C: Codec>(
     }
     let payload = inflated.clone().unwrap_or_else(|| wire.clone());
     let decoded = codec.decode(payload);
-    let mut framed = Vec::with_capacity(frame::HEADER_LEN + wire.len());
-    let len = u32::try_from(wire.len()).unwrap_or(u32::MAX);
-    framed.extend_from_slice(&frame::encode_header(inflated.is_some(), len));
-    framed.extend_from_slice(&wire);
+    let plain = inflated.as_deref();
     match &decoded {
-        Ok(message) => trace::message(side, Dir::Recv, &framed, inflated.as_deref(), message),
-        Err(status) => trace::message(side, Dir::Recv, &framed, inflated.as_deref(), status),
+        Ok(message) => trace::message(side, Dir::Recv, prefix, &wire, plain, message),
+        Err(status) => trace::message(side, Dir::Recv, prefix, &wire, plain, status),
     }
     decoded
 }
@@ -248,8 +247,10 @@ impl<T> Streaming<T> {
     fn accept_head(&mut self, response: http::Response<RecvStream>) -> Result<(), Status> {
         let (parts, body) = response.into_parts();
         if trace::enabled() {
+            // END_STREAM on the HEADERS frame leaves h2 nothing more to deliver.
             let status = parts.status.as_u16();
-            trace::response_head(Side::Client, Dir::Recv, status, &parts.headers);
+            let end_stream = body.is_end_stream();
+            trace::response_head(Side::Client, Dir::Recv, status, &parts.headers, end_stream);
         }
         self.body = Some(body);
         // A failed head ends the call: the stream is done, nothing to cancel.
@@ -497,10 +498,16 @@ impl<T> Streaming<T> {
                             return this.fail(status);
                         }
                     };
-                    return Poll::Ready(Some((this.decode)(side, frame.payload, inflated)));
+                    let prefix = this.decoder.last_prefix();
+                    return Poll::Ready(Some((this.decode)(side, prefix, frame.payload, inflated)));
                 }
                 Ok(None) => {}
-                Err(e) => return this.fail(e.to_status()),
+                Err(e) => {
+                    if trace::enabled() && !matches!(e, frame::FrameError::Truncated { .. }) {
+                        trace::refused_prefix(this.side(), this.decoder.last_prefix(), &e);
+                    }
+                    return this.fail(e.to_status());
+                }
             }
             if this.state == State::ReadTrailers {
                 return this.poll_trailers(cx);

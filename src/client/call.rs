@@ -323,8 +323,13 @@ impl Channel {
         head::request_headers(headers, timeout, encoding);
         metadata.write_to(headers);
         if trace::enabled() {
-            let authority = self.inner.authority.as_str();
-            trace::request_head(Side::Client, Dir::Send, path.as_str(), authority, headers);
+            trace::request_head(
+                Side::Client,
+                Dir::Send,
+                request.method(),
+                request.uri(),
+                request.headers(),
+            );
         }
 
         let mut retries = 0;

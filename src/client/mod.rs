@@ -424,7 +424,7 @@ impl Channel {
         let deadline = tokio::time::Instant::now() + config.connect_timeout;
         let socket = tokio::time::timeout_at(deadline, self.inner.connector.connect(target));
         let socket = match socket.await {
-            Ok(Ok(socket)) => socket,
+            Ok(Ok(socket)) => crate::transport::client_tap(socket),
             Ok(Err(e)) => return Err(unavailable(&e)),
             Err(_) => return Err(unavailable(&"connect timeout")),
         };

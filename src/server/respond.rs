@@ -25,7 +25,7 @@ pub(super) fn http_error(respond: &mut SendResponse<Bytes>, code: u16) {
     let mut response = Response::new(());
     *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
     if trace::enabled() {
-        trace::response_head(Side::Server, Dir::Send, code, response.headers());
+        trace::response_head(Side::Server, Dir::Send, code, response.headers(), true);
     }
     let _ = respond.send_response(response, true);
 }
@@ -51,7 +51,7 @@ fn trailers_only_with(
     trailers.write_to(headers);
     encode_status(status, headers);
     if trace::enabled() {
-        trace::response_head(Side::Server, Dir::Send, 200, response.headers());
+        trace::response_head(Side::Server, Dir::Send, 200, response.headers(), true);
     }
     let _ = respond.send_response(response, true);
 }
@@ -164,7 +164,8 @@ pub(super) fn build_head(metadata: &Metadata, encoding: Option<Encoding>) -> Res
     head::response_headers(response.headers_mut(), encoding);
     metadata.write_to(response.headers_mut());
     if trace::enabled() {
-        trace::response_head(Side::Server, Dir::Send, 200, response.headers());
+        // Sent without END_STREAM (`Responder::send_built_head`).
+        trace::response_head(Side::Server, Dir::Send, 200, response.headers(), false);
     }
     response
 }

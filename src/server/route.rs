@@ -33,12 +33,11 @@ pub(super) fn dispatch(
 ) {
     let (parts, body) = request.into_parts();
     if trace::enabled() {
-        let authority = parts.uri.authority().map_or("", |a| a.as_str());
         trace::request_head(
             Side::Server,
             Dir::Recv,
-            parts.uri.path(),
-            authority,
+            &parts.method,
+            &parts.uri,
             &parts.headers,
         );
     }

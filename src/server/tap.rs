@@ -6,6 +6,9 @@
 //! Spec: grpc/grpc doc/keepalive.md, gRFC A8; RFC 9113 §4.1 (frame layout),
 //! §6.8 (GOAWAY).
 //!
+//! Under all of that, the frame trace's tap (`transport::FrameTap`) sees the
+//! bytes as they cross the socket, the rewritten GOAWAY included.
+//!
 //! `h2` answers PINGs itself and tells nobody, so [`Tap`] scans what the
 //! client sends for PINGs and what h2 sends for HEADERS and DATA (which reset
 //! the strikes). When the client has pinged too often the connection task
@@ -27,6 +30,8 @@ use super::goaway;
 use super::keepalive::{
     FLAG_ACK, FrameScanner, PingEnforcer, PingPolicy, TYPE_DATA, TYPE_HEADERS, TYPE_PING,
 };
+use crate::trace::Side;
+use crate::transport::FrameTap;
 
 /// What the tap shares with the connection task.
 #[derive(Debug, Default)]
@@ -55,7 +60,7 @@ const LINGER_MAX_BYTES: usize = 4 << 20;
 /// lingering-close task; it is `Some` for the whole life of the connection.
 #[derive(Debug)]
 pub(crate) struct Tap<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
-    inner: Option<S>,
+    inner: Option<FrameTap<S>>,
     read_scan: FrameScanner,
     write_scan: FrameScanner,
     enforcer: Option<PingEnforcer>,
@@ -83,7 +88,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Tap<S> {
     /// `policy: None` turns enforcement off (the scanners then do nothing).
     pub(crate) fn new(inner: S, policy: Option<PingPolicy>, signals: Arc<TapSignals>) -> Tap<S> {
         Tap {
-            inner: Some(inner),
+            inner: Some(FrameTap::new(inner, Side::Server)),
             read_scan: FrameScanner::client_to_server(),
             write_scan: FrameScanner::server_to_client(),
             enforcer: policy.map(PingEnforcer::new),
@@ -152,7 +157,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Tap<S> {
         }
     }
 
-    fn socket(&mut self) -> io::Result<Pin<&mut S>> {
+    fn socket(&mut self) -> io::Result<Pin<&mut FrameTap<S>>> {
         match self.inner.as_mut() {
             Some(inner) => Ok(Pin::new(inner)),
             None => Err(io::ErrorKind::NotConnected.into()),

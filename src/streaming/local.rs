@@ -37,7 +37,7 @@ use futures::Stream;
 use super::{State, Streaming};
 use crate::BoxStream;
 use crate::trace::Side;
-use crate::wire::frame::{DEFAULT_MAX_RECV_BYTES, Decoder};
+use crate::wire::frame::{self, DEFAULT_MAX_RECV_BYTES, Decoder};
 use crate::wire::metadata::Metadata;
 use crate::wire::status::Status;
 
@@ -51,7 +51,12 @@ pub(super) struct Local<T> {
 }
 
 /// Never called: a local stream has no bytes to decode.
-fn no_bytes<T>(_: Side, _: Bytes, _: Option<Bytes>) -> Result<T, Status> {
+fn no_bytes<T>(
+    _: Side,
+    _: [u8; frame::HEADER_LEN],
+    _: Bytes,
+    _: Option<Bytes>,
+) -> Result<T, Status> {
     Err(Status::internal(
         "an in-process stream has no bytes to decode",
     ))

@@ -17,6 +17,7 @@
 //! sees the [`Peer`] on its `Request`.
 
 mod connect;
+mod frame_tap;
 mod listen;
 mod memory;
 mod target;
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use connect::{BoxedIo, ConnectFuture, Connector, Io, SocketConnector};
+pub(crate) use frame_tap::{FrameTap, client_tap};
 pub use listen::{Connecting, Incoming, Listener, TcpConnecting};
 pub use memory::{MemoryConnector, MemoryListener, memory};
 pub use target::Target;

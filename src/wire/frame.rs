@@ -246,6 +246,8 @@ pub struct Decoder {
     max_recv_bytes: usize,
     /// Whether flag 1 is allowed: only if the call negotiated a `grpc-encoding`.
     compression_negotiated: bool,
+    /// The last prefix read, as received, for the wire trace ([`Decoder::last_prefix`]).
+    last_prefix: [u8; HEADER_LEN],
 }
 
 /// The queue of received chunks, with the oldest one held inline.
@@ -327,6 +329,7 @@ impl Decoder {
             state: State::ReadHeader,
             max_recv_bytes,
             compression_negotiated,
+            last_prefix: [0; HEADER_LEN],
         }
     }
 
@@ -381,6 +384,7 @@ impl Decoder {
         {
             // Past the prefix, `take` slices the body out of the chunk (or hands
             // the rest of the chunk over whole, refcount untouched).
+            self.last_prefix = header;
             self.chunks.front.advance(HEADER_LEN);
             self.buffered -= HEADER_LEN;
             let payload = self.take(len);
@@ -412,6 +416,7 @@ impl Decoder {
                     self.flush_tail();
                     let mut header = [0; HEADER_LEN];
                     self.copy_out(&mut header);
+                    self.last_prefix = header;
                     self.state = match self.parse_header(header) {
                         Ok((compressed, len)) => State::ReadBody { compressed, len },
                         Err(err) => {
@@ -459,6 +464,14 @@ impl Decoder {
     /// Bytes queued and not yet handed out.
     pub fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// The 5-byte prefix read last, exactly as it came off the wire: that of
+    /// the frame [`decode`](Decoder::decode) returned last, or of the one it
+    /// refused (a bad flag, a length over the limit). All zeros before the
+    /// first prefix. The wire trace shows these bytes, not a rebuilt prefix.
+    pub fn last_prefix(&self) -> [u8; HEADER_LEN] {
+        self.last_prefix
     }
 
     /// The receive limit this decoder enforces.
@@ -671,6 +684,32 @@ mod tests {
         let bytes: Vec<&[u8]> = wire.chunks(1).collect();
         assert_eq!(decode_chunks(&mut dec, &bytes), want);
         assert_eq!(dec.finish(), Ok(()));
+    }
+
+    /// The trace shows the prefix that came, so the decoder keeps it: on the
+    /// fast path, split across chunks, and when it refuses the prefix.
+    #[test]
+    fn last_prefix_is_the_bytes_received() {
+        let mut dec = Decoder::new(8, true);
+        assert_eq!(dec.last_prefix(), [0; HEADER_LEN]);
+        dec.push(Bytes::from_static(HI));
+        assert_eq!(dec.decode(), Ok(Some(plain(b"hi"))));
+        assert_eq!(dec.last_prefix(), [0x00, 0x00, 0x00, 0x00, 0x02]);
+        // Flag 1 and a prefix split 2 + 3 over two chunks (the slow path).
+        decode_chunks(&mut dec, &[&[0x01, 0x00], &[0x00, 0x00, 0x01, b'z']]);
+        assert_eq!(dec.last_prefix(), [0x01, 0x00, 0x00, 0x00, 0x01]);
+        // Refused: length 9 over the limit of 8; the trace can still show it.
+        dec.push(Bytes::from_static(&[
+            0x00, // Compressed-Flag: plain
+            0x00, 0x00, 0x00, 0x09, // Message-Length: 9, over the limit
+        ]));
+        assert!(dec.decode().is_err());
+        assert_eq!(dec.last_prefix(), [0x00, 0x00, 0x00, 0x00, 0x09]);
+        // Refused: flag 2.
+        let mut dec = Decoder::new(8, false);
+        dec.push(Bytes::from_static(&[0x02, 0x00, 0x00, 0x00, 0x01, b'x']));
+        assert_eq!(dec.decode(), Err(FrameError::InvalidFlag(2)));
+        assert_eq!(dec.last_prefix(), [0x02, 0x00, 0x00, 0x00, 0x01]);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!                                 add --id ID --item ITEM... --description D --price P --destination DEST
 //!                                 search QUERY
 //!                                 update [--id ... same flags as add]   (else JSON lines on stdin)
-//!                                 process ID...
+//!                                 process [--cancel-after-first | --ping-pong] ID...
 //!                                 demo
 //! ```
 //! TLS: an `https://` address, or any address with `--ca` (a bare
@@ -15,12 +15,20 @@
 //! socket). `--ca FILE` trusts the CAs in FILE (PEM) instead of the
 //! platform's store; `--cert`/`--key` present a client certificate (mTLS);
 //! `--server-name` checks the server's certificate against NAME instead of
-//! the address's host. The global flags come before the subcommand.
+//! the address's host. `--authority NAME` sends `:authority NAME` instead of
+//! the address (the TLS name stays the address's host unless `--server-name`
+//! says otherwise). `--timeout 250ms|2s|none` sets every call's deadline
+//! (default 30 s; `none` sends no `grpc-timeout`), `--metadata KEY=VALUE`
+//! (repeatable) adds request metadata, a `-bin` KEY's VALUE sent as bytes.
+//! `--keepalive 200ms` PINGs the server that often (`ChannelBuilder::keepalive_interval`).
+//! The global flags come before the subcommand.
 //!
 //! Orders and shipments print as one JSON object per line. A failed call
 //! prints `error: CODE: message` to stderr and exits 1. `--trace` (or
-//! `H2GRPC_TRACE=1`) prints the wire trace to stderr.
+//! `H2GRPC_TRACE=1`) prints the message trace to stderr, `--trace=frames`
+//! every HTTP/2 frame as it crossed the socket, `--trace=all` both.
 
+mod flags;
 #[path = "../common/logging.rs"]
 mod logging;
 #[path = "../common/pb.rs"]
@@ -31,19 +39,19 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt;
+use h2grpc::Status;
 use h2grpc::client::Channel;
 use h2grpc::compression::Encoding;
-use h2grpc::{Request, Status};
 use serde_json::{Value, json};
 
+#[cfg(feature = "tls")]
+use flags::tls_config;
+use flags::{CALL_SETTINGS, Global, parse_global, target_uri, timed};
 use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--trace] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--timeout 250ms|2s|none] [--metadata KEY=VALUE]... [--keepalive 200ms] [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
-
-/// Every call gets this deadline, so a stuck server cannot hang the CLI.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What went wrong: a usage error (exit 2), a bad setting such as an
 /// unreadable certificate (exit 2), or a failed call (exit 1).
@@ -51,104 +59,6 @@ enum Failure {
     Usage(String),
     Setup(String),
     Call(Status),
-}
-
-/// The flags before the subcommand.
-struct Global {
-    addr: String,
-    /// `--ca`: PEM CAs to trust instead of the platform's store.
-    ca: Option<String>,
-    /// `--cert` and `--key`: a client certificate for mTLS.
-    cert: Option<String>,
-    key: Option<String>,
-    /// `--server-name`: the name the server's certificate must carry.
-    server_name: Option<String>,
-}
-
-impl Global {
-    fn wants_tls(&self) -> bool {
-        self.ca.is_some() || self.cert.is_some() || self.server_name.is_some()
-    }
-}
-
-/// Takes the global flags off the front of `args`.
-fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
-    let mut global = Global {
-        addr: "127.0.0.1:50051".to_string(),
-        ca: None,
-        cert: None,
-        key: None,
-        server_name: None,
-    };
-    while let Some(flag) = args.first() {
-        let slot = match flag.as_str() {
-            "--addr" => None,
-            "--ca" => Some(&mut global.ca),
-            "--cert" => Some(&mut global.cert),
-            "--key" => Some(&mut global.key),
-            "--server-name" => Some(&mut global.server_name),
-            _ => break,
-        };
-        if args.len() < 2 {
-            return Err(format!("{flag} needs a value"));
-        }
-        let value = args.remove(1);
-        args.remove(0);
-        match slot {
-            Some(slot) => *slot = Some(value),
-            None => global.addr = value,
-        }
-    }
-    if global.cert.is_some() != global.key.is_some() {
-        return Err("--cert and --key go together".into());
-    }
-    Ok(global)
-}
-
-/// The channel's URI: `http://` for a bare `HOST:PORT`, or `https://`
-/// when a TLS flag was given.
-fn target_uri(global: &Global) -> Result<String, String> {
-    let addr = &global.addr;
-    if addr.starts_with("unix:") || addr.starts_with("https://") {
-        return Ok(addr.clone());
-    }
-    if global.wants_tls() {
-        if addr.contains("://") {
-            return Err(format!(
-                "--ca, --cert and --server-name need an https:// address, not {addr:?}"
-            ));
-        }
-        return Ok(format!("https://{addr}"));
-    }
-    if addr.contains("://") {
-        Ok(addr.clone())
-    } else {
-        Ok(format!("http://{addr}"))
-    }
-}
-
-/// The TLS settings the flags ask for: `None` leaves an `https://` address
-/// to the library's default (the platform's CAs, the address's host).
-#[cfg(feature = "tls")]
-fn tls_config(global: &Global) -> Result<Option<h2grpc::transport::ClientTlsConfig>, String> {
-    use h2grpc::transport::ClientTlsConfig;
-    if !global.wants_tls() {
-        return Ok(None);
-    }
-    let mut tls = match &global.ca {
-        Some(ca) => ClientTlsConfig::new().ca_file(ca),
-        None => ClientTlsConfig::new().native_roots(),
-    }
-    .map_err(|e| format!("TLS: {e}"))?;
-    if let (Some(cert), Some(key)) = (&global.cert, &global.key) {
-        tls = tls
-            .identity_files(cert, key)
-            .map_err(|e| format!("TLS: {e}"))?;
-    }
-    if let Some(name) = &global.server_name {
-        tls = tls.server_name(name.clone());
-    }
-    Ok(Some(tls))
 }
 
 impl From<Status> for Failure {
@@ -173,13 +83,14 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    let global = match parse_global(&mut args) {
+    let mut global = match parse_global(&mut args) {
         Ok(global) => global,
         Err(message) => {
             eprintln!("{message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    let _ = CALL_SETTINGS.set(std::mem::take(&mut global.call));
     match run(&global, &args, gzip).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
@@ -213,6 +124,12 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
         return Err(Failure::Setup(
             "order-client was built without the `tls` feature".into(),
         ));
+    }
+    if let Some(authority) = &global.authority {
+        channel = channel.authority(authority)?;
+    }
+    if let Some(interval) = global.keepalive {
+        channel = channel.keepalive_interval(interval);
     }
     if gzip {
         // Every request message goes out gzip-compressed (grpc-encoding: gzip).
@@ -266,6 +183,9 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
             // first shipment (the call is cancelled: RST_STREAM CANCEL).
             let (cancel, ids) = match rest.split_first() {
                 Some((flag, ids)) if flag == "--cancel-after-first" => (true, ids.to_vec()),
+                Some((flag, ids)) if flag == "--ping-pong" => {
+                    return ping_pong(&client, ids).await;
+                }
                 _ => (false, rest.to_vec()),
             };
             // Send the ids, CloseSend (unless cancelling), then Recv until the end.
@@ -293,10 +213,31 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
     Ok(())
 }
 
-fn timed<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.set_timeout(CALL_TIMEOUT);
-    request
+/// `process --ping-pong ID...`: one id at a time, each sent only after the
+/// shipment for the one before has arrived (a server with `--batch-size 1`
+/// answers every id; with more, the first wait lasts until the deadline).
+async fn ping_pong(client: &OrderManagementClient, ids: &[String]) -> Result<(), Failure> {
+    if ids.is_empty() {
+        return Err(Failure::Usage(
+            "process --ping-pong takes at least one ID".into(),
+        ));
+    }
+    let mut call = client.process_orders(timed(())).await?;
+    // Our server sends its head as soon as the handler reads; waiting for it
+    // makes each turn of the trace the same every run.
+    call.head().await?;
+    for id in ids {
+        call.send(id).await?; // flushed: it leaves now, in a DATA frame of its own
+        match call.recv().await? {
+            Some(shipment) => println!("{}", shipment_json(&shipment)),
+            None => return Err(Status::internal(format!("no shipment for {id}")).into()),
+        }
+    }
+    call.close_send().await?; // an empty DATA frame with END_STREAM
+    while let Some(shipment) = call.recv().await? {
+        println!("{}", shipment_json(&shipment));
+    }
+    Ok(())
 }
 
 fn order_json(order: &Order) -> Value {

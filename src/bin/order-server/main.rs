@@ -1,7 +1,8 @@
 //! `order-server`: the OrderManagement reference server.
 //!
 //! ```text
-//! order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] [--gzip] [--connection-threads N] [--trace]
+//! order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] [--gzip] [--connection-threads N]
+//!              [--batch-size N] [--trace[=frames|all]]
 //!              [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]]
 //!              [--token TOKEN] [--metrics HOST:PORT] [--log-calls]
 //! ```
@@ -17,9 +18,12 @@
 //! ADDR`); `--log-calls` wraps each call in a `tracing` span and logs its
 //! end (method, peer, code, µs). Per-call logging is off by default: it
 //! costs a write to stderr per call.
-//! `--trace` (or `H2GRPC_TRACE=1`) prints the wire trace to stderr.
+//! `--trace` (or `H2GRPC_TRACE=1`) prints the message trace to stderr,
+//! `--trace=frames` every HTTP/2 frame as it crossed the socket, `--trace=all` both.
 //! `--connection-threads N` serves connections on N threads of their own
 //! (`server::Builder::connection_threads`; default: tokio's work-stealing runtime).
+//! `--batch-size N`: processOrders sends what it has gathered after every N
+//! ids (default 3, the book's; 1 answers each id, for a ping-pong client).
 //!
 //! TLS (`--tls-cert` chain and `--tls-key`, PEM; ALPN `h2`), over TCP or the
 //! Unix socket alike: clients then dial `https://HOST:PORT` (or `unix:PATH`
@@ -59,7 +63,7 @@ use pb::ecommerce::order_management_server::OrderManagementServer;
 use service::OrderStore;
 
 const USAGE: &str = "usage: order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] \
-                     [--gzip] [--connection-threads N] [--trace] \
+                     [--gzip] [--connection-threads N] [--batch-size N] [--trace[=frames|all]] \
                      [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]] \
                      [--token TOKEN] [--metrics HOST:PORT] [--log-calls]";
 
@@ -70,6 +74,8 @@ struct Args {
     sample_data: bool,
     gzip: bool,
     connection_threads: Option<usize>,
+    /// `--batch-size N`: processOrders answers after every N ids (default 3).
+    batch_size: Option<usize>,
     tls: Option<TlsArgs>,
     /// `--token`: the bearer token every call must carry.
     token: Option<String>,
@@ -96,6 +102,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
         sample_data: true,
         gzip: false,
         connection_threads: None,
+        batch_size: None,
         tls: None,
         token: None,
         metrics: None,
@@ -127,6 +134,13 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
                         .parse()
                         .map_err(|e| format!("bad --connection-threads {value:?}: {e}"))?,
                 );
+            }
+            "--batch-size" => {
+                let value = it.next().ok_or("--batch-size needs a value")?;
+                let n = value
+                    .parse()
+                    .map_err(|e| format!("bad --batch-size {value:?}: {e}"))?;
+                args.batch_size = Some(n);
             }
             "--tls-cert" => {
                 tls_cert = Some(PathBuf::from(it.next().ok_or("--tls-cert needs a file")?))
@@ -303,11 +317,14 @@ async fn main() -> ExitCode {
         tracing::info!("TLS on ({clients})");
     }
 
-    let store = if args.sample_data {
+    let mut store = if args.sample_data {
         OrderStore::with_samples()
     } else {
         OrderStore::default()
     };
+    if let Some(ids) = args.batch_size {
+        store = store.with_batch_size(ids);
+    }
     let mut builder = Server::builder();
     if args.gzip {
         // Responses go out gzip-compressed to clients that accept it.
