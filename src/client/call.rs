@@ -51,7 +51,7 @@ use crate::wire::compression::{Encoding, SendCompression};
 use crate::wire::head;
 use crate::wire::metadata::Metadata;
 use crate::wire::path::MethodPath;
-use crate::wire::status::Status;
+use crate::wire::status::{Code, Status};
 
 impl Channel {
     /// A unary call: one request, one response.
@@ -422,9 +422,15 @@ async fn with_deadline<T>(
 ) -> Result<T, Status> {
     match deadline {
         None => work.await,
-        Some(deadline) => tokio::time::timeout_at(deadline, work)
-            .await
-            .unwrap_or_else(|_| {
+        Some(deadline) => match tokio::time::timeout_at(deadline, work).await {
+            // A server that cancels at its copy of the deadline can beat our
+            // timer by a hair; PROTOCOL-HTTP2.md asks clients to report the
+            // deadline then ("clients are encouraged to ... DEADLINE_EXCEEDED").
+            Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
+                Err(Status::deadline_exceeded("deadline exceeded"))
+            }
+            Ok(done) => done,
+            Err(_) => {
                 if trace::enabled() {
                     trace::reset(
                         Side::Client,
@@ -434,7 +440,8 @@ async fn with_deadline<T>(
                     );
                 }
                 Err(Status::deadline_exceeded("deadline exceeded"))
-            }),
+            }
+        },
     }
 }
 
@@ -449,4 +456,30 @@ const GOAWAY_RETRIES: usize = 3;
 /// NO_ERROR GOAWAY; a connection that then breaks ends them as broken pipes.)
 fn refused_unprocessed(e: &h2::Error) -> bool {
     e.is_go_away() && e.is_remote() && e.reason() == Some(h2::Reason::NO_ERROR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cancel_that_arrives_at_the_deadline_is_the_deadline() {
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let late_cancel = async {
+            // The server's RST_STREAM(CANCEL), read just as our deadline passes.
+            tokio::time::sleep_until(deadline).await;
+            std::thread::sleep(Duration::from_millis(2));
+            Err::<(), _>(Status::cancelled("RST_STREAM from peer: CANCEL"))
+        };
+        let status = with_deadline(Some(deadline), late_cancel)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+
+        // Before the deadline a cancel stays a cancel.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let early = async { Err::<(), _>(Status::cancelled("RST_STREAM from peer: CANCEL")) };
+        let status = with_deadline(Some(deadline), early).await.unwrap_err();
+        assert_eq!(status.code(), Code::Cancelled);
+    }
 }
