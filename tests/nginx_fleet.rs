@@ -14,6 +14,15 @@
 //!   finishes its calls and exits), is restarted on the same port, and takes traffic
 //!   again before the next one goes: no call fails.
 //!
+//! A rolling restart as the wire trace (`order-server --trace`) and nginx's error log show
+//! it: on SIGTERM the server closes its listener and sends GOAWAY on each of nginx's
+//! upstream connections (h2's graceful two-step, RFC 9113 §6.8: last-stream-id 2^31-1,
+//! then the real one after a PING round trip). nginx closes an idle kept-alive connection
+//! as soon as it turns readable, but may already have put a call on one it picked just
+//! before: seen in the trace as a request HEADERS after the GOAWAY, and served, since it
+//! is below the first GOAWAY's 2^31-1. Connects to the closed listener are refused and
+//! nginx passes those calls to another backend (`grpc_next_upstream error`).
+//!
 //! What order-server stores is not relied on (another backend need not see an order one
 //! stored): getOrder asks for the sample orders every backend starts with, addOrder's
 //! reply is only checked to be OK. Each backend runs in a directory of its own (also its
@@ -45,6 +54,9 @@ const LOAD_MAX_SECONDS: u64 = 120;
 const RESULT_TIMEOUT: Duration = Duration::from_secs(LOAD_MAX_SECONDS + 60);
 /// Calls that must finish between two events (before a kill, after it, between restarts).
 const CALLS_BETWEEN_EVENTS: usize = 300;
+/// How long the load runs on after the kill: past nginx's `fail_timeout` (1 s), after
+/// which it tries the dead backend again, is refused, and passes the call on.
+const AFTER_KILL: Duration = Duration::from_millis(2500);
 /// Calls a restarted backend must have served before the next one goes down.
 const CALLS_ON_RESTARTED: usize = 20;
 /// Waiting for load to make progress, or for a backend to take traffic.
@@ -72,9 +84,16 @@ fn steady_load_through_nginx_is_all_ok_and_spread_over_the_fleet() {
     })
     .unwrap_or_else(|| panic!("backends logged fewer calls than {STEADY_CALLS} made"));
     assert_eq!(served.iter().sum::<usize>(), STEADY_CALLS, "{served:?}");
-    assert!(served.iter().all(|&n| n > 0), "a backend got no call: {served:?}");
-    let access = fleet.nginx.access_log();
-    assert_eq!(count_lines(&access, |l| l.starts_with("200 ")), STEADY_CALLS, "{access}");
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "a backend got no call: {served:?}"
+    );
+    let access = fleet.access_log(STEADY_CALLS);
+    assert_eq!(
+        count_lines(&access, |l| l.starts_with("200 ")),
+        STEADY_CALLS,
+        "{access}"
+    );
     eprintln!("steady: {STEADY_CALLS} calls OK, per backend {served:?}");
     fleet.clean_up();
 }
@@ -93,6 +112,8 @@ fn killing_a_backend_mid_load_fails_only_its_calls_in_flight_with_unavailable() 
         victim.guard.wait_timeout(STOP_TIMEOUT).is_some(),
         "SIGKILLed backend still running"
     );
+    // Long enough for nginx to try the dead backend again after `fail_timeout`.
+    thread::sleep(AFTER_KILL);
     load.wait_progress(at_kill + CALLS_BETWEEN_EVENTS);
     load.stop();
     let result = load.result();
@@ -110,7 +131,7 @@ fn killing_a_backend_mid_load_fails_only_its_calls_in_flight_with_unavailable() 
     );
 
     // Each failure is a call nginx had sent to the killed backend (its last try there).
-    let access = fleet.nginx.access_log();
+    let access = fleet.access_log(result.calls);
     let victim_addr = fleet.backends[0].addr.clone();
     let failed: Vec<&str> = access.lines().filter(|l| !l.starts_with("200 ")).collect();
     assert_eq!(failed.len(), unavailable, "access log:\n{access}");
@@ -123,6 +144,11 @@ fn killing_a_backend_mid_load_fails_only_its_calls_in_flight_with_unavailable() 
     let retried = count_lines(&access, |l| {
         l.starts_with("200 ") && l.contains(&format!("[{victim_addr}, "))
     });
+    assert!(
+        retried > 0,
+        "nginx never passed a call refused by the dead backend on in {AFTER_KILL:?}:\n{}",
+        fleet.nginx.error_log()
+    );
     eprintln!(
         "kill: {} calls ({at_kill} before the kill), {unavailable} UNAVAILABLE, {retried} \
          connects refused by the dead backend and passed on by nginx",
@@ -165,11 +191,13 @@ fn rolling_restart_under_load_loses_no_call() {
         "{result:?}\n--- nginx error log ---\n{}",
         fleet.nginx.error_log()
     );
-    let access = fleet.nginx.access_log();
+    let access = fleet.access_log(result.calls);
     let failed: Vec<&str> = access.lines().filter(|l| !l.starts_with("200 ")).collect();
     assert!(failed.is_empty(), "{failed:?}");
+    let passed_on = count_lines(&access, |l| l.contains(", "));
     eprintln!(
-        "rolling restart: {} calls OK across {BACKENDS} restarts",
+        "rolling restart: {} calls OK across {BACKENDS} restarts, {passed_on} of them refused \
+         by a restarting backend and passed on by nginx",
         result.calls
     );
     fleet.clean_up();
@@ -202,13 +230,33 @@ impl Fleet {
             })
             .collect();
         let nginx = nginx_bin.start(&addrs);
-        eprintln!("{name}: {} on {} -> {addrs:?}", nginx_bin.version(), nginx.addr());
+        eprintln!(
+            "{name}: {} on {} -> {addrs:?}",
+            nginx_bin.version(),
+            nginx.addr()
+        );
         Fleet {
             backends,
             nginx,
             dir,
             py,
         }
+    }
+
+    /// nginx's access log once it has a line for each of the `calls` the load made (nginx
+    /// writes the line as it finishes the call, possibly just after the client saw it end).
+    fn access_log(&self, calls: usize) -> String {
+        let log = wait_for(LOG_TIMEOUT, || {
+            let log = self.nginx.access_log();
+            (count_lines(&log, |_| true) >= calls).then_some(log)
+        });
+        let log = log.unwrap_or_else(|| self.nginx.access_log());
+        assert_eq!(
+            count_lines(&log, |_| true),
+            calls,
+            "nginx logged another number of calls than the {calls} made:\n{log}"
+        );
+        log
     }
 
     /// Stops everything and removes the backends' directories (a failing test keeps them).
@@ -287,8 +335,7 @@ impl Load {
         if let Some(path) = &stop_file {
             cmd.arg("--stop-file").arg(path);
         }
-        let (guard, first) =
-            python::spawn_first_line("fleet_load.py", cmd, python::LISTEN_TIMEOUT);
+        let (guard, first) = python::spawn_first_line("fleet_load.py", cmd, python::LISTEN_TIMEOUT);
         assert_eq!(first, "started", "fleet_load.py:\n{}", guard.stderr());
         Load { guard, stop_file }
     }

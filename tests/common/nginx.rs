@@ -135,7 +135,11 @@ impl NginxBinary {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.path.display()));
-            let mut nginx = Nginx { child, port, dir: dir.clone() };
+            let mut nginx = Nginx {
+                child,
+                port,
+                dir: dir.clone(),
+            };
             match nginx.wait_listening() {
                 Ok(()) => return nginx,
                 Err(_) if nginx.error_log().contains("Address already in use") => taken.push(port),
@@ -154,7 +158,10 @@ fn config(dir: &Path, port: u16, backends: &[SocketAddr]) -> String {
     let d = dir.display();
     let mut servers = String::new();
     for backend in backends {
-        let _ = writeln!(servers, "        server {backend} max_fails=1 fail_timeout=1s;");
+        let _ = writeln!(
+            servers,
+            "        server {backend} max_fails=1 fail_timeout=1s;"
+        );
     }
     format!(
         r#"# Written by tests/common/nginx.rs; every path inside {d}.
@@ -378,7 +385,13 @@ fn unpack(root: &Path) {
     if !missing.is_empty() {
         let mut install = apt_get();
         install
-            .args(["install", "-y", "-q", "--no-install-recommends", "--no-upgrade"])
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "--no-upgrade",
+            ])
             .args(&missing);
         must(install, APT_TIMEOUT);
     }
