@@ -39,8 +39,8 @@
 //! next backend (`grpc_next_upstream`) without running a call twice? Only those the
 //! backend cannot have seen. Every gRPC call is a POST, and nginx never passes a POST on
 //! once its request was sent upstream unless told `non_idempotent` (ngx_http_upstream
-//! `ngx_http_upstream_next`); the gRPC module also streams request bodies unbuffered
-//! (`request_body_no_buffering`, so bidi calls work), which rules out a resend outright.
+//! `ngx_http_upstream_next`); and a body the gRPC module streams through unbuffered (it
+//! asks for `request_body_no_buffering`, so bidi calls work) is not resent even then.
 //! So `grpc_next_upstream error timeout` (nginx's default, written out) retries exactly a
 //! refused or timed-out *connect*: the call was never sent, trying the next backend is
 //! safe. A backend that dies with a call on it gives that call `502` (grpc-status-less),
