@@ -238,7 +238,7 @@ impl Drop for GoServer {
 }
 
 /// A port free on 127.0.0.1 a moment ago (bound to 0, then released).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener
         .local_addr()
@@ -247,7 +247,7 @@ fn free_port() -> u16 {
 }
 
 /// Whether process `pid` holds a socket in LISTEN state on TCP `port` (IPv4 or IPv6).
-fn listens_on(pid: u32, port: u16) -> bool {
+pub fn listens_on(pid: u32, port: u16) -> bool {
     let mut inodes = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = fs::read_to_string(table) else {

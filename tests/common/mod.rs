@@ -6,6 +6,8 @@
 //! - [`node`]: the Node grpc-js peer (an `npm ci` under `target/tmp`, installed on first use).
 //! - [`go`]: grpc-go 1.33's interop server and client, built from Debian packages under
 //!   `target/tmp` on first use (apt, `apt-get source`, an offline GOPATH `go build`).
+//! - [`nginx`]: Debian's nginx as a gRPC proxy (`grpc_pass`) in front of a fleet of
+//!   backends, unpacked under `target/tmp` on first use, run from a temporary prefix.
 //! - [`tonic`]: tonic 0.14's generated client (tests/peers/tonic-client), built under
 //!   `target/tmp` on first use.
 //! - [`interop`]: the interop matrix: run one client against one server, check each case,
@@ -18,6 +20,7 @@
 
 pub mod go;
 pub mod interop;
+pub mod nginx;
 pub mod node;
 pub mod python;
 pub mod tls;

@@ -525,6 +525,20 @@ impl ChildGuard {
         text(&self.stdout)
     }
 
+    /// Waits (polling) up to `timeout` for the child to exit; its status, or `None` if it
+    /// is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                Ok(None) => return None,
+                Err(e) => panic!("{}: wait: {e}", self.name),
+            }
+        }
+    }
+
     /// Kills the child and returns everything it wrote (stdout after the first line,
     /// stderr), for a failing test's message.
     pub fn kill_and_collect(&mut self) -> (String, String) {
