@@ -180,6 +180,24 @@ async fn interceptors_run_in_order_and_hand_extensions_to_the_handler() {
         ]
     );
 
+    // An unknown method of a known service is answered by the service
+    // (UNIMPLEMENTED), and its interceptors hear of it.
+    log.lock().unwrap().clear();
+    let codec = ProstCodec::<EchoRequest, EchoResponse>::default();
+    let status = channel
+        .unary(
+            "/h2grpc.test.Echo/NoSuchMethod",
+            Request::new(req("x")),
+            codec,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["a end NoSuchMethod UNIMPLEMENTED sent>0=false"]
+    );
+
     // The Echo service has only the server-wide interceptor.
     log.lock().unwrap().clear();
     let echo = EchoClient::connect(&server.uri()).await.unwrap();

@@ -73,7 +73,9 @@ pub trait Interceptor: Send + Sync + 'static {
         None
     }
 
-    /// After the call has ended (also when an interceptor rejected it).
+    /// After the call has ended: also when an interceptor rejected it, and
+    /// when its service refused it before any interceptor ran (an unknown
+    /// method: `UNIMPLEMENTED`, or `Call::reject`).
     fn on_end(&self, end: &CallEnd<'_>) {
         let _ = end;
     }

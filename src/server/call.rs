@@ -276,6 +276,16 @@ impl Call {
     /// routes calls itself.
     pub fn reject(mut self, status: Status) {
         super::respond::trailers_only(&mut self.respond, &status, &Metadata::new());
+        // The call ends here: its interceptors (metrics, logs) still hear of it.
+        if let Some(chain) = &self.head.chain {
+            chain.on_end(&CallEnd {
+                path: self.head.path.path(),
+                peer: &self.head.peer,
+                code: status.code(),
+                elapsed: Duration::ZERO,
+                sent_bytes: 0,
+            });
+        }
     }
 
     /// The method path, `/package.Service/Method`.
