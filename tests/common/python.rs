@@ -443,6 +443,7 @@ impl RunOutput {
 /// Runs `cmd` to completion, feeding it `stdin` (or nothing), killing it and panicking
 /// after `timeout`.
 pub fn run(name: &str, mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> RunOutput {
+    isolate_order_store(&mut cmd);
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -498,6 +499,15 @@ fn take<T>(pipe: &mut Option<T>, name: &str) -> T {
         .unwrap_or_else(|| panic!("{name}: pipe was not set up"))
 }
 
+/// An order-server started by a test keeps its orders in memory (`H2GRPC_STORE=memory`),
+/// unless the test set `H2GRPC_STORE` itself: otherwise every test would share the
+/// default data directory (order-server's module doc). Store flags still win.
+fn isolate_order_store(cmd: &mut Command) {
+    if !cmd.get_envs().any(|(key, _)| key == "H2GRPC_STORE") {
+        cmd.env("H2GRPC_STORE", "memory");
+    }
+}
+
 /// A running child process, killed (SIGKILL) and reaped when dropped. Its stdout (after
 /// the first line) and stderr are drained continuously so it never blocks on a full pipe.
 #[derive(Debug)]
@@ -546,6 +556,7 @@ impl Drop for ChildGuard {
 /// (without the line ending) with the guard. Panics with the child's stderr if the line
 /// does not come or the child exits first.
 pub fn spawn_first_line(name: &str, mut cmd: Command, timeout: Duration) -> (ChildGuard, String) {
+    isolate_order_store(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
