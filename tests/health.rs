@@ -140,7 +140,8 @@ fn grpc_js_client_checks_and_watches_our_server() {
 #[test]
 fn order_server_reports_health_and_not_serving_on_sigterm() {
     let mut cmd = Command::new(ORDER_SERVER);
-    cmd.args(["--addr", "127.0.0.1:0"]);
+    // A store of its own (the default is a data directory shared by the user's runs).
+    cmd.args(["--addr", "127.0.0.1:0", "--store", "memory"]);
     let mut server = Probe::spawn("order-server", cmd);
     let addr = server.listening_addr();
     let mut probe = Probe::health_probe(&[

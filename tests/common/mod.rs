@@ -12,6 +12,8 @@
 //!   `target/tmp` on first use.
 //! - [`interop`]: the interop matrix: run one client against one server, check each case,
 //!   render the table of every pair (`H2GRPC_WRITE_MATRIX`).
+//! - [`postgres`]: a throwaway PostgreSQL server (Debian's package, installed on first
+//!   use) for the order-server store tests.
 //! - [`tls`]: a temporary directory of PEM files (certificates made at test time) for the
 //!   TLS peer tests.
 
@@ -22,6 +24,7 @@ pub mod go;
 pub mod interop;
 pub mod nginx;
 pub mod node;
+pub mod postgres;
 pub mod python;
 pub mod tls;
 pub mod tonic;

@@ -443,6 +443,7 @@ impl RunOutput {
 /// Runs `cmd` to completion, feeding it `stdin` (or nothing), killing it and panicking
 /// after `timeout`.
 pub fn run(name: &str, mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> RunOutput {
+    isolate_order_store(&mut cmd);
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -496,6 +497,15 @@ pub fn run(name: &str, mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration
 fn take<T>(pipe: &mut Option<T>, name: &str) -> T {
     pipe.take()
         .unwrap_or_else(|| panic!("{name}: pipe was not set up"))
+}
+
+/// An order-server started by a test keeps its orders in memory (`H2GRPC_STORE=memory`),
+/// unless the test set `H2GRPC_STORE` itself: otherwise every test would share the
+/// default data directory (order-server's module doc). Store flags still win.
+fn isolate_order_store(cmd: &mut Command) {
+    if !cmd.get_envs().any(|(key, _)| key == "H2GRPC_STORE") {
+        cmd.env("H2GRPC_STORE", "memory");
+    }
 }
 
 /// A running child process, killed (SIGKILL) and reaped when dropped. Its stdout (after
@@ -560,6 +570,7 @@ impl Drop for ChildGuard {
 /// (without the line ending) with the guard. Panics with the child's stderr if the line
 /// does not come or the child exits first.
 pub fn spawn_first_line(name: &str, mut cmd: Command, timeout: Duration) -> (ChildGuard, String) {
+    isolate_order_store(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

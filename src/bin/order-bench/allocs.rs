@@ -29,7 +29,8 @@ use crate::count_alloc::{self, Side};
 use crate::modes;
 use crate::pb::ecommerce::order_management_client::OrderManagementClient;
 use crate::pb::ecommerce::order_management_server::OrderManagementServer;
-use crate::service::OrderStore;
+use crate::service::OrderService;
+use crate::store::MemoryStore;
 
 /// Calls made before counting starts: connection set-up, lazily grown buffers.
 const WARMUP_CALLS: usize = 1000;
@@ -147,7 +148,9 @@ fn serve(addr_tx: std_mpsc::Sender<SocketAddr>, stop: oneshot::Receiver<()>) {
         let _ = addr_tx.send(addr);
         let _ = Server::builder()
             .grace_period(Duration::from_millis(100))
-            .add_service(OrderManagementServer::new(OrderStore::with_samples()))
+            .add_service(OrderManagementServer::new(OrderService::new(
+                MemoryStore::new(true),
+            )))
             .serve_with_listener(listener, async {
                 let _ = stop.await;
             })

@@ -28,6 +28,10 @@
 mod pb;
 #[path = "../order-server/service.rs"]
 mod service;
+// The service's store; --count-allocs serves from the in-memory one.
+#[allow(dead_code)]
+#[path = "../order-server/store/mod.rs"]
+mod store;
 
 mod allocs;
 mod count_alloc;

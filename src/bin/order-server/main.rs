@@ -5,6 +5,7 @@
 //!              [--batch-size N] [--trace[=frames|all]]
 //!              [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]]
 //!              [--token TOKEN] [--metrics HOST:PORT] [--log-calls]
+//!              [--store memory|sqlite|postgres] [--data-dir DIR] [--database-url postgres://...]
 //! ```
 //! Prints `order-server listening on ADDR` once bound (port 0 picks a free
 //! one), logs to stderr (`RUST_LOG` overrides the default filter, `info`),
@@ -38,6 +39,14 @@
 //! are `SERVING`; on Ctrl-C or SIGTERM both turn `NOT_SERVING` before the
 //! server drains.
 //!
+//! Where orders are kept (store/mod.rs): SQLite in `--data-dir DIR` by
+//! default (`$H2GRPC_DATA_DIR`, `$XDG_DATA_HOME/h2grpc`,
+//! `~/.local/share/h2grpc` or `./data`), durable across restarts;
+//! `--store memory` keeps nothing; `--database-url postgres://...` shares one
+//! PostgreSQL database among several servers. `H2GRPC_STORE` picks the store
+//! when no store flag is given. A store that cannot be opened is an error
+//! before the "listening on" line.
+//!
 //! Server reflection (`grpc.reflection.v1` and `v1alpha`) is always on, so
 //! `grpcurl -plaintext ADDR list`, `describe` and calls with JSON work with no
 //! `.proto` at hand.
@@ -48,6 +57,7 @@ mod metrics;
 #[path = "../common/pb.rs"]
 mod pb;
 mod service;
+mod store;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -60,12 +70,15 @@ use h2grpc::transport::Listener;
 use tokio::net::TcpListener;
 
 use pb::ecommerce::order_management_server::OrderManagementServer;
-use service::OrderStore;
+use service::OrderService;
 
 const USAGE: &str = "usage: order-server [--addr HOST:PORT | --unix PATH] [--no-sample-data] \
                      [--gzip] [--connection-threads N] [--batch-size N] [--trace[=frames|all]] \
                      [--tls-cert FILE --tls-key FILE [--client-ca FILE [--client-ca-optional]]] \
-                     [--token TOKEN] [--metrics HOST:PORT] [--log-calls]";
+                     [--token TOKEN] [--metrics HOST:PORT] [--log-calls] \
+                     [--store memory|sqlite|postgres] [--data-dir DIR] [--database-url postgres://...]\n\
+                     default store: sqlite in $H2GRPC_DATA_DIR, $XDG_DATA_HOME/h2grpc, \
+                     ~/.local/share/h2grpc or ./data ($H2GRPC_STORE picks another)";
 
 struct Args {
     addr: SocketAddr,
@@ -83,6 +96,8 @@ struct Args {
     metrics: Option<SocketAddr>,
     /// `--log-calls`: a span and an end line per call.
     log_calls: bool,
+    /// `--store`, `--data-dir`, `--database-url`.
+    store: store::Options,
 }
 
 /// `--tls-cert`, `--tls-key`, `--client-ca`, `--client-ca-optional`.
@@ -107,6 +122,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
         token: None,
         metrics: None,
         log_calls: false,
+        store: store::Options::default(),
     };
     let mut tls_cert = None;
     let mut tls_key = None;
@@ -162,6 +178,10 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
                 );
             }
             "--log-calls" => args.log_calls = true,
+            flag if store::FLAGS.contains(&flag) => {
+                let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+                args.store.set(flag, value)?;
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -299,6 +319,20 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let store = match args.store.choice() {
+        Ok(choice) => store::open(choice, args.sample_data).await,
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match store {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: store: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match bind(&args).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -317,14 +351,6 @@ async fn main() -> ExitCode {
         tracing::info!("TLS on ({clients})");
     }
 
-    let mut store = if args.sample_data {
-        OrderStore::with_samples()
-    } else {
-        OrderStore::default()
-    };
-    if let Some(ids) = args.batch_size {
-        store = store.with_batch_size(ids);
-    }
     let mut builder = Server::builder();
     if args.gzip {
         // Responses go out gzip-compressed to clients that accept it.
@@ -353,7 +379,11 @@ async fn main() -> ExitCode {
     let (health, health_service) = h2grpc::health::health_reporter();
     health.set_serving(pb::ecommerce::order_management_server::SERVICE_NAME);
     let shutdown = health.not_serving_on(shutdown_signal());
-    let builder = builder.add_service(OrderManagementServer::new(store));
+    let mut service = OrderService::new(store);
+    if let Some(ids) = args.batch_size {
+        service = service.with_batch_size(ids);
+    }
+    let builder = builder.add_service(OrderManagementServer::new(service));
     let builder = builder.add_service(health_service);
     // Server reflection, both versions, over the order and health services' descriptors.
     let reflection = h2grpc::reflection::Builder::new()
