@@ -31,7 +31,7 @@ use std::sync::Arc;
 pub use connect::{BoxedIo, ConnectFuture, Connector, Io, SocketConnector};
 pub use listen::{Connecting, Incoming, Listener, TcpConnecting};
 pub use memory::{MemoryConnector, MemoryListener, memory};
-pub use target::Target;
+pub use target::{DEFAULT_NAME_PORT, Name, Target};
 #[cfg(feature = "tls")]
 pub use tls::{
     ClientTlsConfig, ServerTlsConfig, TlsAcceptor, TlsConnecting, TlsConnector, TlsListener,
