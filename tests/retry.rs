@@ -237,3 +237,80 @@ fn a_bad_service_config_fails_channel_creation() {
         "{err:?}"
     );
 }
+
+// ── grpcio with the same service config → our server ─────────────────────
+
+mod common;
+
+/// Cases as `name:failures:code[:pushback]`, run by both clients.
+const CASES: &[&str] = &[
+    "twice:2:14",
+    "always:100:14",
+    "internal:1:13",
+    "pushed:1:14:50",
+    "refused:3:14:-1",
+];
+
+/// What each client's calls ended with, and the attempts the server saw:
+/// their count and `grpc-previous-rpc-attempts` headers.
+const EXPECTED: &[&str] = &[
+    "case twice: OK index=2 attempts=[None, Some(\"1\"), Some(\"2\")]",
+    "case always: UNAVAILABLE attempts=[None, Some(\"1\"), Some(\"2\"), Some(\"3\")]",
+    "case internal: INTERNAL attempts=[None]",
+    "case pushed: OK index=1 attempts=[None, Some(\"1\")]",
+    "case refused: UNAVAILABLE attempts=[None]",
+];
+
+fn seen_line(server: &FlakyServer, outcome: &str, name: &str) -> String {
+    format!("{outcome} attempts={:?}", previous(server, name))
+}
+
+#[tokio::test]
+async fn grpcio_with_the_same_service_config_makes_the_same_attempts() {
+    let py = common::python::python_env_for(&["h2grpc/test.proto"]);
+    let server = FlakyServer::start().await;
+
+    // Ours, named "rs-…".
+    let client = client(&server, SERVICE_CONFIG);
+    let mut ours = Vec::new();
+    for case in CASES {
+        let parts: Vec<&str> = case.split(':').collect();
+        let name = format!("rs-{}", parts[0]);
+        let mut request = req(
+            &name,
+            parts[1].parse().unwrap(),
+            Code::from_i32(parts[2].parse().unwrap()),
+        );
+        if let Some(ms) = parts.get(3) {
+            request.metadata_mut().insert("x-pushback", ms).unwrap();
+        }
+        let outcome = match client.unary(request).await {
+            Ok(reply) => format!("case {}: OK index={}", parts[0], reply.get_ref().index),
+            Err(status) => format!("case {}: {}", parts[0], status.code().as_str()),
+        };
+        ours.push(seen_line(&server, &outcome, &name));
+    }
+    assert_eq!(ours, EXPECTED);
+
+    // grpcio's, named "py-…".
+    let mut cmd = py.command("retry_client.py");
+    cmd.args(["--addr", &server.addr.to_string()])
+        .args(["--service-config", SERVICE_CONFIG])
+        .args(CASES.iter().map(|c| format!("py-{c}")));
+    let out = tokio::task::spawn_blocking(move || {
+        common::python::run("retry_client.py", cmd, None, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", out.describe());
+    let theirs: Vec<String> = out
+        .stdout
+        .lines()
+        .zip(CASES)
+        .map(|(line, case)| {
+            let name = format!("py-{}", case.split(':').next().unwrap());
+            seen_line(&server, &line.replace("py-", ""), &name)
+        })
+        .collect();
+    assert_eq!(theirs, EXPECTED, "{}", out.describe());
+}
