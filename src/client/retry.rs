@@ -231,7 +231,7 @@ impl Channel {
                 message,
                 &mut frame,
                 attempts,
-                policy.wait_for_ready,
+                policy,
             );
             let (code, pushed_back, failure) = match attempt.await {
                 Ok(response) => match trailers_only_failure(&response) {
@@ -301,8 +301,10 @@ impl Channel {
         message: &C::Encode,
         frame: &mut Option<Bytes>,
         previous_attempts: u32,
-        wait_for_ready: bool,
+        policy: CallPolicy<'_>,
     ) -> Result<http::Response<h2::RecvStream>, AttemptError> {
+        // The encoded request is kept for replay only when a policy may retry.
+        let keep = policy.retry.is_some();
         let started = self
             .start(
                 path,
@@ -310,13 +312,28 @@ impl Channel {
                 timeout,
                 compression.encoding,
                 previous_attempts,
-                wait_for_ready,
+                policy.wait_for_ready,
             )
             .await
             .map_err(AttemptError::Failed)?;
         let (sub, response, mut send) = (started.sub, started.response, started.send);
         let data = match frame {
             Some(data) => data.clone(),
+            // Without a retry policy nothing is kept: a transparent retry
+            // (rare) encodes again, and the common call allocates nothing more.
+            None if !keep => {
+                let mut buf = BytesMut::new();
+                encode_message(
+                    codec,
+                    message,
+                    &mut buf,
+                    self.inner.config.max_send_message_bytes,
+                    compression.for_next_message(),
+                    Side::Client,
+                )
+                .map_err(AttemptError::Final)?;
+                buf.freeze()
+            }
             None => {
                 let mut buf = BytesMut::new();
                 // On error `send` is dropped here and h2 resets the stream it opened.
