@@ -70,6 +70,7 @@ pub mod details;
 #[cfg(feature = "health")]
 pub mod health;
 pub mod intercept;
+mod keepalive;
 pub use wire::compression;
 mod flow;
 #[cfg(feature = "reflection")]

@@ -21,11 +21,11 @@
 //! server sends OK with zero or several messages fails with `UNIMPLEMENTED`.
 //!
 //! GOAWAY (PROTOCOL-HTTP2.md "Connection Management", RFC 9113 §6.8; gRFC A6
-//! "transparent retry"): a call the server never saw is not failed but sent
-//! again on a new connection (up to `GOAWAY_RETRIES` times). That is a call that could not open its
-//! stream because the connection had received GOAWAY, and a unary or
-//! server-streaming call whose stream was above the GOAWAY's last stream id
-//! (h2 ends those with the GOAWAY's NO_ERROR). A server rotating connections
+//! "transparent retry"): a call that could not open its stream because the
+//! connection had received GOAWAY goes on another connection (up to
+//! `GOAWAY_RETRIES` times); a unary or server-streaming call the GOAWAY
+//! refused unseen is sent again by the retry loop (`retry.rs`), as are calls a
+//! service config's retry policy retries. A server rotating connections
 //! (grpc-go's `MaxConnectionAge`) otherwise fails a few calls per rotation.
 
 use std::future::Future;
@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
 use h2::SendStream;
 use http::{Method, Uri};
@@ -43,7 +43,8 @@ use tokio::time::Instant;
 use super::Channel;
 use super::handle::{ClientStreamingCall, RequestSink, StreamingCall};
 use super::intercept::EndHook;
-use crate::codec::{Codec, encode_message};
+use super::retry::{GOAWAY_RETRIES, PREVIOUS_ATTEMPTS_HEADER};
+use crate::codec::Codec;
 use crate::request::{Request, Response};
 use crate::streaming::{AbortOnDrop, Failure, PumpGuard, Streaming, status_from_h2};
 use crate::trace::{self, Dir, Side};
@@ -62,14 +63,24 @@ impl Channel {
         codec: C,
     ) -> Result<Response<C::Decode>, Status> {
         let path = path.into();
+        let wait_for_ready = request.wait_for_ready();
         let (metadata, message, timeout, compression) = request.into_parts();
-        let timeout = self.timeout_or_default(timeout);
+        let mut timeout = self.timeout_or_default(timeout);
+        let policy = self.call_policy(&path, &mut timeout, wait_for_ready);
         let (metadata, timeout, hook) = self.intercept(&path, metadata, timeout).await?;
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         let result = with_deadline(deadline, async {
             let response = self
-                .exchange_single(&path, &metadata, timeout, &compression, &codec, &message)
+                .exchange_single(
+                    &path,
+                    &metadata,
+                    timeout,
+                    &compression,
+                    &codec,
+                    &message,
+                    policy,
+                )
                 .await?;
             let max = self.inner.config.max_recv_message_bytes;
             single(&mut Streaming::from_head(
@@ -81,6 +92,7 @@ impl Channel {
             .await
         })
         .await;
+        self.throttle_result(&result);
         EndHook::report_result(hook, result)
     }
 
@@ -92,14 +104,24 @@ impl Channel {
         codec: C,
     ) -> Result<Response<Streaming<C::Decode>>, Status> {
         let path = path.into();
+        let wait_for_ready = request.wait_for_ready();
         let (metadata, message, timeout, compression) = request.into_parts();
-        let timeout = self.timeout_or_default(timeout);
+        let mut timeout = self.timeout_or_default(timeout);
+        let policy = self.call_policy(&path, &mut timeout, wait_for_ready);
         let (metadata, timeout, hook) = self.intercept(&path, metadata, timeout).await?;
         let compression = self.compression_for(compression);
         let deadline = deadline_of(timeout);
         let result = with_deadline(deadline, async {
             let response = self
-                .exchange_single(&path, &metadata, timeout, &compression, &codec, &message)
+                .exchange_single(
+                    &path,
+                    &metadata,
+                    timeout,
+                    &compression,
+                    &codec,
+                    &message,
+                    policy,
+                )
                 .await?;
             let max = self.inner.config.max_recv_message_bytes;
             let mut stream = Streaming::from_head(codec.clone(), response, max, deadline)?;
@@ -234,12 +256,13 @@ impl Channel {
             timeout,
             compression,
             hook,
+            wait_for_ready,
         } = prepared;
         let deadline = deadline_of(timeout);
         let encoding = compression.encoding;
-        let start = self.start(path, &metadata, timeout, encoding);
+        let start = self.start(path, &metadata, timeout, encoding, 0, wait_for_ready);
         let (response, send) = match with_deadline(deadline, start).await {
-            Ok(started) => started,
+            Ok(started) => (started.response, started.send),
             Err(status) => return EndHook::report_result(hook, Err(status)),
         };
         let config = &self.inner.config;
@@ -258,57 +281,18 @@ impl Channel {
         Ok((sink, stream))
     }
 
-    /// Opens the stream, sends the one request message with END_STREAM
-    /// (unary and server streaming), then waits for the response head. The
-    /// head goes first, so the wire order is the trace order. A stream the
-    /// server refused unseen with its GOAWAY goes again on a new connection
-    /// (see the module doc).
-    async fn exchange_single<C: Codec>(
-        &self,
-        path: &MethodPath,
-        metadata: &Metadata,
-        timeout: Option<Duration>,
-        compression: &SendCompression,
-        codec: &C,
-        message: &C::Encode,
-    ) -> Result<http::Response<h2::RecvStream>, Status> {
-        let max = self.inner.config.max_send_message_bytes;
-        let mut retries = 0;
-        loop {
-            let (response, mut send) = self
-                .start(path, metadata, timeout, compression.encoding)
-                .await?;
-            let mut buf = BytesMut::new();
-            // On error `send` is dropped here and h2 resets the stream it opened.
-            encode_message(
-                codec,
-                message,
-                &mut buf,
-                max,
-                compression.for_next_message(),
-                Side::Client,
-            )?;
-            // A failed send shows up as the response's error, which says more.
-            let _ = send.send_data(buf.freeze(), true);
-            match response.await {
-                Ok(response) => return Ok(response),
-                Err(e) if retries < GOAWAY_RETRIES && refused_unprocessed(&e) => {
-                    self.discard();
-                    retries += 1;
-                }
-                Err(e) => return Err(status_from_h2(&e)),
-            }
-        }
-    }
-
-    /// Sends the request head and returns the response future and the send half.
-    async fn start(
+    /// Picks a connection and sends the request head on it: the response
+    /// future and the send half. `previous_attempts` (gRFC A6) goes out as
+    /// `grpc-previous-rpc-attempts` when not 0.
+    pub(super) async fn start(
         &self,
         path: &MethodPath,
         metadata: &Metadata,
         timeout: Option<Duration>,
         encoding: Option<Encoding>,
-    ) -> Result<(h2::client::ResponseFuture, SendStream<Bytes>), Status> {
+        previous_attempts: u32,
+        wait_for_ready: bool,
+    ) -> Result<Started<'_>, Status> {
         let path_and_query = path.to_path_and_query()?;
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.inner.scheme.clone());
@@ -322,6 +306,9 @@ impl Channel {
         let headers = request.headers_mut();
         head::request_headers(headers, timeout, encoding);
         metadata.write_to(headers);
+        if previous_attempts > 0 {
+            headers.insert(PREVIOUS_ATTEMPTS_HEADER, previous_attempts.into());
+        }
         if trace::enabled() {
             trace::request_head(
                 Side::Client,
@@ -333,38 +320,48 @@ impl Channel {
         }
 
         let mut retries = 0;
-        let mut send = loop {
-            let send = self.connection().await?;
+        let (sub, mut send) = loop {
+            let (sub, send) = self.pick(wait_for_ready).await?;
             match send.ready().await {
-                Ok(send) => break send,
+                Ok(send) => break (sub, send),
                 // The connection had GOAWAY: nothing was sent, so try a new one.
                 Err(e) if retries < GOAWAY_RETRIES && e.is_go_away() && e.is_remote() => {
-                    self.discard();
+                    sub.discard();
                     retries += 1;
                 }
                 Err(e) => {
-                    self.discard();
+                    sub.discard();
                     return Err(status_from_h2(&e));
                 }
             }
         };
-        send.send_request(request, false).map_err(|e| {
-            self.discard();
-            status_from_h2(&e)
-        })
+        match send.send_request(request, false) {
+            Ok((response, send)) => Ok(Started {
+                sub,
+                response,
+                send,
+            }),
+            Err(e) => {
+                sub.discard();
+                Err(status_from_h2(&e))
+            }
+        }
     }
 
     /// Settles a streaming call's request head: the default timeout, then
     /// the interceptors (which may change both, or fail the call).
     async fn prepare(&self, path: &MethodPath, request: Request<()>) -> Result<Prepared, Status> {
+        let wait_for_ready = request.wait_for_ready();
         let (metadata, (), timeout, compression) = request.into_parts();
-        let timeout = self.timeout_or_default(timeout);
+        let mut timeout = self.timeout_or_default(timeout);
+        let policy = self.call_policy(path, &mut timeout, wait_for_ready);
         let (metadata, timeout, hook) = self.intercept(path, metadata, timeout).await?;
         Ok(Prepared {
             metadata,
             timeout,
             compression: self.compression_for(compression),
             hook,
+            wait_for_ready: policy.wait_for_ready,
         })
     }
 
@@ -389,6 +386,16 @@ struct Prepared {
     compression: SendCompression,
     /// Told how the call ended, when it has interceptors.
     hook: Option<EndHook>,
+    /// Waits for a ready connection rather than failing fast.
+    wait_for_ready: bool,
+}
+
+/// A call whose request head is sent: the subchannel it went on, the
+/// response head to come, the request body's send half.
+pub(super) struct Started<'a> {
+    pub(super) sub: super::Picked<'a>,
+    pub(super) response: h2::client::ResponseFuture,
+    pub(super) send: SendStream<Bytes>,
 }
 
 /// Reads exactly one message, then the status (unary and client streaming).
@@ -443,19 +450,6 @@ async fn with_deadline<T>(
             }
         },
     }
-}
-
-/// How many times one call is sent again after a GOAWAY refused it unseen: a
-/// server rotating connections fast can refuse the retry too, but a server
-/// that refuses everything must still fail the call.
-const GOAWAY_RETRIES: usize = 3;
-
-/// A stream h2 ended because the server's GOAWAY (NO_ERROR) said it was above
-/// the last stream the server will process: the server never saw the call.
-/// (h2 gives streams at or below the last id no GOAWAY error of their own for a
-/// NO_ERROR GOAWAY; a connection that then breaks ends them as broken pipes.)
-fn refused_unprocessed(e: &h2::Error) -> bool {
-    e.is_go_away() && e.is_remote() && e.reason() == Some(h2::Reason::NO_ERROR)
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! - **Pinging** (server and client): every `keepalive_interval` a PING goes
 //!   out; no ACK within `keepalive_timeout` means the peer or the path is
 //!   dead, and the connection is closed, failing its calls with `UNAVAILABLE`.
-//!   That is `h2`'s `PingPong`, driven by a small task.
+//!   That is `h2`'s `PingPong`, driven by a small task (`crate::keepalive`,
+//!   shared with the client).
 //! - **Enforcement** (server): a client may not ping more often than
 //!   `PERMIT_KEEPALIVE_TIME` (5 minutes unless configured), nor at all while it
 //!   has no calls unless permitted. Each early PING is a strike; after
@@ -110,26 +111,8 @@ impl FrameScanner {
     }
 }
 
-/// Sends a PING every `interval`; if one is not acknowledged within `timeout`,
-/// reports the connection dead through `dead` and stops. Used by both ends.
-pub(crate) async fn ping_loop(
-    mut ping_pong: h2::PingPong,
-    interval: Duration,
-    timeout: Duration,
-    dead: tokio::sync::oneshot::Sender<()>,
-) {
-    loop {
-        tokio::time::sleep(interval).await;
-        match tokio::time::timeout(timeout, ping_pong.ping(h2::Ping::opaque())).await {
-            Ok(Ok(_pong)) => {}
-            // An h2 error means the connection is already gone; a timeout means it should be.
-            Ok(Err(_)) | Err(_) => {
-                let _ = dead.send(());
-                return;
-            }
-        }
-    }
-}
+/// The pinging loop both ends run lives with the connection code they share.
+pub(crate) use crate::keepalive::ping_loop;
 
 /// Which client PINGs a server accepts (doc/keepalive.md, "server enforcement").
 #[derive(Clone, Copy, Debug)]

@@ -54,7 +54,6 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use call::Call;
-pub(crate) use keepalive::ping_loop;
 pub use sink::ResponseSink;
 
 use crate::intercept::{Interceptor, Interceptors, ServerChain};

@@ -33,7 +33,7 @@ pub use connect::{BoxedIo, ConnectFuture, Connector, Io, SocketConnector};
 pub(crate) use frame_tap::{FrameTap, client_tap};
 pub use listen::{Connecting, Incoming, Listener, TcpConnecting};
 pub use memory::{MemoryConnector, MemoryListener, memory};
-pub use target::Target;
+pub use target::{DEFAULT_NAME_PORT, Name, Target};
 #[cfg(feature = "tls")]
 pub use tls::{
     ClientTlsConfig, ServerTlsConfig, TlsAcceptor, TlsConnecting, TlsConnector, TlsListener,

@@ -331,11 +331,17 @@ impl Metadata {
 pub fn is_reserved(key: &str) -> bool {
     let bytes = key.as_bytes();
     bytes.first() == Some(&b':')
-        || bytes
+        || (bytes
             .get(..5)
             .is_some_and(|p| p.eq_ignore_ascii_case(b"grpc-"))
+            && !RETRY_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(key)))
         || RESERVED.iter().any(|r| r.eq_ignore_ascii_case(key))
 }
+
+/// gRFC A6's two `grpc-` headers meant for applications: a server handler
+/// reads `grpc-previous-rpc-attempts` and sets `grpc-retry-pushback-ms` in
+/// its trailers (as grpc-go lets them through too).
+const RETRY_HEADERS: [&str; 2] = ["grpc-previous-rpc-attempts", "grpc-retry-pushback-ms"];
 
 /// Reserved names minus `user-agent`: what [`Metadata::from_headers`] drops.
 fn is_dropped_on_receive(key: &str) -> bool {
