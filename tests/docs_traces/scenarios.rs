@@ -17,6 +17,9 @@ pub struct Scenario {
     pub interop: Option<&'static str>,
     /// Client flags made at run time, before `client`'s.
     pub client_args: Option<fn() -> Vec<String>>,
+    /// Send the server SIGTERM once its trace shows this text (the client
+    /// still running), and let it shut down by itself.
+    pub term_server_on: Option<&'static str>,
 }
 
 const fn messages(
@@ -33,6 +36,7 @@ const fn messages(
         tls: false,
         interop: None,
         client_args: None,
+        term_server_on: None,
     }
 }
 
@@ -50,6 +54,7 @@ const fn frames(
         tls: false,
         interop: None,
         client_args: None,
+        term_server_on: None,
     }
 }
 
@@ -173,6 +178,42 @@ pub const SCENARIOS: &[Scenario] = &[
         &[],
         &["process", "102", "103", "104", "105", "106"],
     ),
+    // docs/12: health checking and reflection.
+    messages("health-check", &[], &["health"]),
+    messages("health-check-unknown", &[], &["health", "no.Such"]),
+    messages(
+        "health-watch-unknown",
+        &[],
+        &["watch", "--updates", "1", "no.Such"],
+    ),
+    Scenario {
+        // The first status has gone out: now the server shuts down.
+        term_server_on: Some("server → MESSAGE"),
+        ..messages(
+            "health-watch-shutdown",
+            &[],
+            &["watch", "ecommerce.OrderManagement"],
+        )
+    },
+    messages("reflection", &[], &["reflect", "ecommerce.OrderManagement"]),
+    frames(
+        "frames-reflection",
+        &[],
+        &["reflect", "ecommerce.OrderManagement"],
+    ),
+    // docs/13: interceptors.
+    messages(
+        "intercept-token",
+        &["--token", "s3cret"],
+        &["--token", "s3cret", "get", "102"],
+    ),
+    messages("intercept-no-token", &["--token", "s3cret"], &["get", "102"]),
+    frames(
+        "frames-intercept-no-token",
+        &["--token", "s3cret"],
+        &["get", "102"],
+    ),
+    messages("intercept-health-exempt", &["--token", "s3cret"], &["health"]),
     frames(
         "frames-ping-pong",
         &["--batch-size", "1"],
