@@ -207,13 +207,21 @@ pub const SCENARIOS: &[Scenario] = &[
         &["--token", "s3cret"],
         &["--token", "s3cret", "get", "102"],
     ),
-    messages("intercept-no-token", &["--token", "s3cret"], &["get", "102"]),
+    messages(
+        "intercept-no-token",
+        &["--token", "s3cret"],
+        &["get", "102"],
+    ),
     frames(
         "frames-intercept-no-token",
         &["--token", "s3cret"],
         &["get", "102"],
     ),
-    messages("intercept-health-exempt", &["--token", "s3cret"], &["health"]),
+    messages(
+        "intercept-health-exempt",
+        &["--token", "s3cret"],
+        &["health"],
+    ),
     frames(
         "frames-ping-pong",
         &["--batch-size", "1"],

@@ -49,10 +49,11 @@ pub(crate) async fn run(channel: &Channel, command: &str, rest: &[String]) -> Re
                 _ => return Err(Error::Usage("health takes at most one SERVICE".into())),
             };
             let client = HealthClient::new(channel.clone());
-            let reply = client
-                .check(timed(HealthCheckRequest { service }))
-                .await?;
-            println!("{}", json!({ "status": status_name(reply.get_ref().status) }));
+            let reply = client.check(timed(HealthCheckRequest { service })).await?;
+            println!(
+                "{}",
+                json!({ "status": status_name(reply.get_ref().status) })
+            );
         }
         "watch" => {
             let (updates, service) = match rest {
@@ -109,6 +110,9 @@ async fn watch(channel: &Channel, service: String, updates: Option<usize>) -> Re
 async fn reflect(channel: &Channel, symbol: &str) -> Result<(), Error> {
     let client = ServerReflectionClient::new(channel.clone());
     let mut call = client.server_reflection_info(timed(())).await?;
+    // Our server sends its head as soon as the handler starts reading;
+    // waiting for it makes the frames come in the same order every run.
+    call.head().await?;
     let requests = [
         MessageRequest::ListServices(String::new()),
         MessageRequest::FileContainingSymbol(symbol.to_owned()),
