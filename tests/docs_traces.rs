@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use common::python::{run, spawn_server};
 use scenarios::SCENARIOS;
-use text::Entry;
+use text::{Entry, check_mirror};
 
 fn docs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs")
@@ -159,7 +159,7 @@ fn capture() -> BTreeMap<String, String> {
                 )
             });
             if let Some(marker) = s.term_server_on {
-                terminate_on(s.name, &mut guard, marker);
+                scenarios::terminate_on(s.name, &mut guard, marker);
             }
             running.join().expect("the client runner does not panic")
         });
@@ -177,60 +177,6 @@ fn capture() -> BTreeMap<String, String> {
         );
     }
     traces
-}
-
-/// Waits (at most 30 s) for `marker` in the server's trace, sends the
-/// server SIGTERM, and waits (at most 10 s) for it to exit.
-fn terminate_on(name: &str, server: &mut common::python::ChildGuard, marker: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !server.stderr().contains(marker) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name}: the server's trace never showed {marker:?}:\n{}",
-            server.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let sent = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success(), "{name}: kill -TERM failed");
-    assert!(
-        server.wait_timeout(Duration::from_secs(10)).is_some(),
-        "{name}: the server did not exit after SIGTERM"
-    );
-}
-
-/// Every frame one side sent is what the other received, in the same
-/// order, byte for byte as each decoded it: the taps sit on the sockets.
-/// The receiver may lack the last frames the sender wrote as the connection
-/// closed (a closing GOAWAY or PING, after the peer exited or stopped
-/// reading), but only connection frames, and nothing else may differ.
-fn check_mirror(name: &str, traces: &BTreeMap<String, String>) {
-    let client = text::entries(&traces[&format!("{name} client")]);
-    let server = text::entries(&traces[&format!("{name} server")]);
-    for (from, to, label) in [
-        (&client, &server, "client → server"),
-        (&server, &client, "server → client"),
-    ] {
-        let sent: Vec<Entry> = from
-            .iter()
-            .filter(|e| e.arrow() == "→")
-            .map(Entry::mirrored)
-            .collect();
-        let got: Vec<Entry> = to.iter().filter(|e| e.arrow() == "←").cloned().collect();
-        assert!(
-            sent.len() >= 4,
-            "{name}: only {} frames {label}",
-            sent.len()
-        );
-        let unread = sent.get(got.len()..).unwrap_or_default();
-        assert!(
-            sent.starts_with(&got) && unread.iter().all(|e| e.stream() == Some(0)),
-            "{name}: the frames {label} differ between the two ends:\nsent {sent:#?}\nreceived {got:#?}"
-        );
-    }
 }
 
 const OPEN: &str = "<!-- trace: ";

@@ -212,11 +212,6 @@ pub const SCENARIOS: &[Scenario] = &[
         &["--token", "s3cret"],
         &["get", "102"],
     ),
-    frames(
-        "frames-intercept-no-token",
-        &["--token", "s3cret"],
-        &["get", "102"],
-    ),
     messages(
         "intercept-health-exempt",
         &["--token", "s3cret"],
@@ -228,3 +223,28 @@ pub const SCENARIOS: &[Scenario] = &[
         &["process", "--ping-pong", "102", "103", "104"],
     ),
 ];
+
+/// Waits (at most 30 s) for `marker` in the server's trace, sends the
+/// server SIGTERM, and waits (at most 10 s) for it to exit.
+pub fn terminate_on(name: &str, server: &mut super::common::python::ChildGuard, marker: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !server.stderr().contains(marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: the server's trace never showed {marker:?}:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "{name}: kill -TERM failed");
+    assert!(
+        server
+            .wait_timeout(std::time::Duration::from_secs(10))
+            .is_some(),
+        "{name}: the server did not exit after SIGTERM"
+    );
+}
