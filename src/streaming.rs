@@ -246,15 +246,16 @@ impl<T> Streaming<T> {
     /// Reads a response head: a Trailers-Only response ends the stream here.
     fn accept_head(&mut self, response: http::Response<RecvStream>) -> Result<(), Status> {
         let (parts, body) = response.into_parts();
+        // END_STREAM on the HEADERS frame leaves h2 nothing more to deliver;
+        // only such a head is Trailers-Only.
+        let end_stream = body.is_end_stream();
         if trace::enabled() {
-            // END_STREAM on the HEADERS frame leaves h2 nothing more to deliver.
             let status = parts.status.as_u16();
-            let end_stream = body.is_end_stream();
             trace::response_head(Side::Client, Dir::Recv, status, &parts.headers, end_stream);
         }
         self.body = Some(body);
         // A failed head ends the call: the stream is done, nothing to cancel.
-        let checked = head::check_response(parts.status.as_u16(), &parts.headers);
+        let checked = head::check_response(parts.status.as_u16(), &parts.headers, end_stream);
         if checked.is_err() {
             self.state = State::Done;
             self.deadline = None;

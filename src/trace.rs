@@ -255,6 +255,19 @@ pub(crate) fn reset(side: Side, dir: Dir, reason: h2::Reason, why: &str) {
     emit(side, dir, "RST_STREAM", &format!("{reason:?} ({why})"));
 }
 
+/// The deadline passed and the call was dropped. Dropping is all this layer
+/// knows: h2 sends RST_STREAM(CANCEL) only for a stream that is still open
+/// when its handles go (the server's trailers may have closed it first);
+/// the frame trace shows which it was.
+pub(crate) fn deadline_dropped(side: Side) {
+    emit(
+        side,
+        Dir::Send,
+        "DEADLINE",
+        "exceeded: call dropped (h2 resets the stream with CANCEL if it is still open)",
+    );
+}
+
 /// GOAWAY, with the reason and why.
 pub(crate) fn goaway(side: Side, dir: Dir, why: &str) {
     emit(side, dir, "GOAWAY", why);

@@ -439,12 +439,7 @@ async fn with_deadline<T>(
             Ok(done) => done,
             Err(_) => {
                 if trace::enabled() {
-                    trace::reset(
-                        Side::Client,
-                        Dir::Send,
-                        h2::Reason::CANCEL,
-                        "deadline exceeded",
-                    );
+                    trace::deadline_dropped(Side::Client);
                 }
                 Err(Status::deadline_exceeded("deadline exceeded"))
             }

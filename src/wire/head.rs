@@ -8,10 +8,10 @@
 //!                  :path /pkg.Service/Method                       [custom metadata]
 //!                  :authority host:port
 //!                  te: trailers                  Trailers          grpc-status 0
-//!                  content-type application/grpc                   [grpc-message ...]
-//!                  [grpc-timeout 1S]                               [custom metadata]
+//!                  [grpc-timeout 1S]                               [grpc-message ...]
+//!                  content-type application/grpc                   [custom metadata]
 //!                  [grpc-encoding gzip]
-//!                  user-agent h2grpc/0.1.0       Trailers-Only     :status 200, content-type,
+//!                  user-agent grpc-rust-h2grpc/… Trailers-Only     :status 200, content-type,
 //!                  [custom metadata]                               grpc-status ... in ONE
 //!                                                                  HEADERS frame with END_STREAM
 //! ```
@@ -209,12 +209,34 @@ pub enum ResponseHead {
     TrailersOnly(super::metadata::Metadata),
 }
 
-/// Checks a response head. `Err` is the call's status for a failed call:
-/// a Trailers-Only error, or (http-grpc-status-mapping.md) a non-200
+/// Checks a response head; `end_stream` is the END_STREAM flag of the
+/// HEADERS frame that carried it. `Err` is the call's status for a failed
+/// call: a Trailers-Only error, or (http-grpc-status-mapping.md) a non-200
 /// `:status` without `grpc-status` mapped to a code, a 200 whose
 /// content-type is not gRPC → `UNKNOWN`, an unsupported `grpc-encoding`.
-pub fn check_response(http_status: u16, headers: &HeaderMap) -> Result<ResponseHead, Status> {
-    if let Some(status) = Status::decode_trailers(headers) {
+///
+/// Only a head that ends the stream is Trailers-Only. PROTOCOL-HTTP2.md:
+/// "Response → (Response-Headers \*Length-Prefixed-Message Trailers) /
+/// Trailers-Only", "Response-Headers & Trailers-Only are each delivered in a
+/// single HTTP2 HEADERS frame block", and "For responses end-of-stream is
+/// indicated by the presence of the END_STREAM flag on the last received
+/// HEADERS frame that carries Trailers". A first HEADERS frame without
+/// END_STREAM is therefore Response-Headers, whatever it holds: a
+/// `grpc-status` in it is not the call's status (the trailers will carry
+/// that), and the call reads on. grpc-go (`http2Client.operateHeaders`: a
+/// first block `if !endStream` "carries a Response-Headers", with END_STREAM
+/// "a Trailers-Only") and C-core (chttp2 `init_header_frame_parser`:
+/// "parsing Trailers-Only" only `if (t->is_client && t->header_eof)`, else
+/// initial metadata) read it the same way.
+pub fn check_response(
+    http_status: u16,
+    headers: &HeaderMap,
+    end_stream: bool,
+) -> Result<ResponseHead, Status> {
+    if let Some(status) = end_stream
+        .then(|| Status::decode_trailers(headers))
+        .flatten()
+    {
         if status.code() == Code::Ok && http_status == 200 {
             return Ok(ResponseHead::TrailersOnly(status.metadata().clone()));
         }
@@ -389,6 +411,63 @@ mod tests {
     fn malformed_path_is_unimplemented() {
         match check_request(&Method::POST, "/nope", &grpc_headers()) {
             Err(HeadError::Grpc(s)) => assert_eq!(s.code(), Code::Unimplemented),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A response head as h2 hands it over: `:status` apart, the fields as they came.
+    fn response(fields: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in fields {
+            h.append(*name, HeaderValue::from_static(value));
+        }
+        h
+    }
+
+    const ERROR_HEAD: &[(&str, &str)] = &[
+        ("content-type", "application/grpc"),
+        ("grpc-status", "5"), // NOT_FOUND
+        ("grpc-message", "order 999 not found"),
+    ];
+
+    #[test]
+    fn grpc_status_with_end_stream_is_trailers_only() {
+        match check_response(200, &response(ERROR_HEAD), true) {
+            Err(s) => {
+                assert_eq!(s.code(), Code::NotFound);
+                assert_eq!(s.message(), "order 999 not found");
+            }
+            other => panic!("{other:?}"),
+        }
+        let ok = response(&[("content-type", "application/grpc"), ("grpc-status", "0")]);
+        match check_response(200, &ok, true) {
+            Ok(ResponseHead::TrailersOnly(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn grpc_status_without_end_stream_is_response_headers() {
+        // The same fields in a HEADERS frame that does not end the stream:
+        // Response-Headers, messages and the real trailers follow.
+        match check_response(200, &response(ERROR_HEAD), false) {
+            Ok(ResponseHead::Messages { encoding: None }) => {}
+            other => panic!("{other:?}"),
+        }
+        let ok = response(&[("content-type", "application/grpc"), ("grpc-status", "0")]);
+        match check_response(200, &ok, false) {
+            Ok(ResponseHead::Messages { encoding: None }) => {}
+            other => panic!("{other:?}"),
+        }
+        // Its other checks still apply: a non-200 maps the HTTP status
+        // (503 → UNAVAILABLE), not the grpc-status it carries.
+        match check_response(503, &response(ERROR_HEAD), false) {
+            Err(s) => assert_eq!(s.code(), Code::Unavailable),
+            other => panic!("{other:?}"),
+        }
+        // With END_STREAM the head's own grpc-status wins over the 503.
+        match check_response(503, &response(ERROR_HEAD), true) {
+            Err(s) => assert_eq!(s.code(), Code::NotFound),
             other => panic!("{other:?}"),
         }
     }

@@ -17,6 +17,9 @@ pub struct Scenario {
     pub interop: Option<&'static str>,
     /// Client flags made at run time, before `client`'s.
     pub client_args: Option<fn() -> Vec<String>>,
+    /// Send the server SIGTERM once its trace shows this text (the client
+    /// still running), and let it shut down by itself.
+    pub term_server_on: Option<&'static str>,
 }
 
 const fn messages(
@@ -33,6 +36,7 @@ const fn messages(
         tls: false,
         interop: None,
         client_args: None,
+        term_server_on: None,
     }
 }
 
@@ -50,6 +54,7 @@ const fn frames(
         tls: false,
         interop: None,
         client_args: None,
+        term_server_on: None,
     }
 }
 
@@ -173,9 +178,73 @@ pub const SCENARIOS: &[Scenario] = &[
         &[],
         &["process", "102", "103", "104", "105", "106"],
     ),
+    // docs/12: health checking and reflection.
+    messages("health-check", &[], &["health"]),
+    messages("health-check-unknown", &[], &["health", "no.Such"]),
+    messages(
+        "health-watch-unknown",
+        &[],
+        &["watch", "--updates", "1", "no.Such"],
+    ),
+    Scenario {
+        // The first status has gone out: now the server shuts down.
+        term_server_on: Some("server → MESSAGE"),
+        ..messages(
+            "health-watch-shutdown",
+            &[],
+            &["watch", "ecommerce.OrderManagement"],
+        )
+    },
+    messages("reflection", &[], &["reflect", "ecommerce.OrderManagement"]),
+    frames(
+        "frames-reflection",
+        &[],
+        &["reflect", "ecommerce.OrderManagement"],
+    ),
+    // docs/13: interceptors.
+    messages(
+        "intercept-token",
+        &["--token", "s3cret"],
+        &["--token", "s3cret", "get", "102"],
+    ),
+    messages(
+        "intercept-no-token",
+        &["--token", "s3cret"],
+        &["get", "102"],
+    ),
+    messages(
+        "intercept-health-exempt",
+        &["--token", "s3cret"],
+        &["health"],
+    ),
     frames(
         "frames-ping-pong",
         &["--batch-size", "1"],
         &["process", "--ping-pong", "102", "103", "104"],
     ),
 ];
+
+/// Waits (at most 30 s) for `marker` in the server's trace, sends the
+/// server SIGTERM, and waits (at most 10 s) for it to exit.
+pub fn terminate_on(name: &str, server: &mut super::common::python::ChildGuard, marker: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !server.stderr().contains(marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: the server's trace never showed {marker:?}:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "{name}: kill -TERM failed");
+    assert!(
+        server
+            .wait_timeout(std::time::Duration::from_secs(10))
+            .is_some(),
+        "{name}: the server did not exit after SIGTERM"
+    );
+}

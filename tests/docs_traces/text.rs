@@ -258,3 +258,34 @@ pub fn mermaid(client_frames: &[Entry]) -> String {
     }
     out
 }
+
+/// Every frame one side sent is what the other received, in the same
+/// order, byte for byte as each decoded it: the taps sit on the sockets.
+/// The receiver may lack the last frames the sender wrote as the connection
+/// closed (a closing GOAWAY or PING, after the peer exited or stopped
+/// reading), but only connection frames, and nothing else may differ.
+pub fn check_mirror(name: &str, traces: &std::collections::BTreeMap<String, String>) {
+    let client = entries(&traces[&format!("{name} client")]);
+    let server = entries(&traces[&format!("{name} server")]);
+    for (from, to, label) in [
+        (&client, &server, "client → server"),
+        (&server, &client, "server → client"),
+    ] {
+        let sent: Vec<Entry> = from
+            .iter()
+            .filter(|e| e.arrow() == "→")
+            .map(Entry::mirrored)
+            .collect();
+        let got: Vec<Entry> = to.iter().filter(|e| e.arrow() == "←").cloned().collect();
+        assert!(
+            sent.len() >= 4,
+            "{name}: only {} frames {label}",
+            sent.len()
+        );
+        let unread = sent.get(got.len()..).unwrap_or_default();
+        assert!(
+            sent.starts_with(&got) && unread.iter().all(|e| e.stream() == Some(0)),
+            "{name}: the frames {label} differ between the two ends:\nsent {sent:#?}\nreceived {got:#?}"
+        );
+    }
+}

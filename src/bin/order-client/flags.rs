@@ -1,6 +1,6 @@
 //! order-client's flags: the global ones before the subcommand (where to
 //! connect, TLS, `:authority`, keepalive) and what every call gets
-//! (`--timeout`, `--metadata`).
+//! (`--timeout`, `--metadata`, `--token`).
 
 use std::time::Duration;
 
@@ -26,6 +26,9 @@ pub(crate) struct Global {
     pub(crate) call: CallSettings,
     /// `--keepalive`: PING the server this often.
     pub(crate) keepalive: Option<Duration>,
+    /// `--token`: sent as `authorization: Bearer TOKEN` on every call, by a
+    /// client interceptor (`h2grpc::intercept::BearerCredentials`).
+    pub(crate) token: Option<String>,
 }
 
 impl Global {
@@ -48,6 +51,7 @@ pub(crate) fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
             metadata: Metadata::new(),
         },
         keepalive: None,
+        token: None,
     };
     while let Some(flag) = args.first() {
         if let (Some("--timeout" | "--metadata" | "--keepalive"), Some(value)) =
@@ -70,6 +74,7 @@ pub(crate) fn parse_global(args: &mut Vec<String>) -> Result<Global, String> {
             "--key" => Some(&mut global.key),
             "--server-name" => Some(&mut global.server_name),
             "--authority" => Some(&mut global.authority),
+            "--token" => Some(&mut global.token),
             _ => break,
         };
         if args.len() < 2 {

@@ -9,7 +9,10 @@
 //!                                 update [--id ... same flags as add]   (else JSON lines on stdin)
 //!                                 process [--cancel-after-first | --ping-pong] ID...
 //!                                 demo
+//!                                 health [SERVICE] | watch [--updates N] SERVICE | reflect SYMBOL
 //! ```
+//! `health`, `watch` and `reflect` call the standard services (probe.rs).
+//! `--token TOKEN` sends `authorization: Bearer TOKEN` on every call.
 //! TLS: an `https://` address, or any address with `--ca` (a bare
 //! `HOST:PORT` then means `https://HOST:PORT`; `unix:PATH` runs TLS over the
 //! socket). `--ca FILE` trusts the CAs in FILE (PEM) instead of the
@@ -33,6 +36,7 @@ mod flags;
 mod logging;
 #[path = "../common/pb.rs"]
 mod pb;
+mod probe;
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -50,7 +54,7 @@ use flags::{CALL_SETTINGS, Global, parse_global, target_uri, timed};
 use pb::ecommerce::order_management_client::OrderManagementClient;
 use pb::ecommerce::{CombinedShipment, Order};
 
-const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--timeout 250ms|2s|none] [--metadata KEY=VALUE]... [--keepalive 200ms] [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo)
+const USAGE: &str = "usage: order-client [--addr HOST:PORT|https://HOST:PORT|unix:PATH] [--ca FILE] [--cert FILE --key FILE] [--server-name NAME] [--authority NAME] [--timeout 250ms|2s|none] [--metadata KEY=VALUE]... [--keepalive 200ms] [--token TOKEN] [--trace[=frames|all]] [--gzip] (get ID | add ORDER-FLAGS | search QUERY | update [ORDER-FLAGS] | process [--cancel-after-first|--ping-pong] ID... | demo | health [SERVICE] | watch [--updates N] SERVICE | reflect SYMBOL)
 ORDER-FLAGS: --id ID --item ITEM [--item ITEM]... --description TEXT --price N --destination TEXT";
 
 /// What went wrong: a usage error (exit 2), a bad setting such as an
@@ -127,6 +131,9 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
     }
     if let Some(authority) = &global.authority {
         channel = channel.authority(authority)?;
+    }
+    if let Some(token) = &global.token {
+        channel = channel.interceptor(h2grpc::intercept::BearerCredentials::new(token));
     }
     if let Some(interval) = global.keepalive {
         channel = channel.keepalive_interval(interval);
@@ -208,6 +215,12 @@ async fn run(global: &Global, args: &[String], gzip: bool) -> Result<(), Failure
             }
         }
         "demo" => demo(&client).await?,
+        "health" | "watch" | "reflect" => probe::run(client.channel(), command, rest)
+            .await
+            .map_err(|e| match e {
+                probe::Error::Usage(message) => Failure::Usage(message),
+                probe::Error::Call(status) => Failure::Call(status),
+            })?,
         other => return Err(Failure::Usage(format!("unknown subcommand {other:?}"))),
     }
     Ok(())
