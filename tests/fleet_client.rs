@@ -13,9 +13,14 @@
 //!   on the killed connection end with an I/O error (the kernel closes the socket), which
 //!   is `UNAVAILABLE`; A6 retries a call only until it is committed, i.e. until its
 //!   response headers arrive (src/client/retry.rs). A unary order-server answer (headers,
-//!   message, trailers) is queued to h2 in one go and written in one flush, so a client
-//!   sees all of it or none of it: a call is committed only when it is already complete.
-//!   Every failed attempt is therefore uncommitted and retried, and the retry picks the
+//!   message, trailers) is queued to h2 whole, with no await between (src/server/call.rs
+//!   `send_unary`), and goes out in the same write: a client sees all of it or none of
+//!   it, so a call is committed only when it is already complete. (The one exception
+//!   would be h2's connection task writing out the headers while the handler's thread
+//!   is between queueing them and the trailers, and the SIGKILL landing in the
+//!   microseconds before the rest follows: that call would fail `UNAVAILABLE`, committed.
+//!   Never seen; it would fail this test, naming the call.) Every failed attempt is
+//!   therefore uncommitted and retried, and the retry picks the
 //!   next READY subchannel, since the dead one's connection is gone and its re-dials are
 //!   refused (it sits in connection back-off). The cost of that safety: a call the
 //!   killed backend had run but not yet answered runs twice (fine for getOrder; the
