@@ -33,10 +33,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::fleet::{Backend, count_lines, wait_for};
 use common::nginx::{Nginx, nginx_binary};
 use common::python::{self, ChildGuard, PythonEnv, python_env};
 
@@ -171,7 +171,7 @@ fn rolling_restart_under_load_loses_no_call() {
             "backend {i} after SIGTERM: {status:?}\n{}",
             backend.guard.stderr()
         );
-        *backend = Backend::spawn(&backend.addr.clone(), &backend.dir.clone());
+        backend.restart();
         let backend = &fleet.backends[i];
         let back = wait_for(PROGRESS_TIMEOUT, || {
             (backend.served() >= CALLS_ON_RESTARTED).then_some(())
@@ -219,7 +219,10 @@ impl Fleet {
             .join("fleet")
             .join(format!("{name}-{}", std::process::id()));
         let backends: Vec<Backend> = (0..BACKENDS)
-            .map(|i| Backend::spawn("127.0.0.1:0", &dir.join(format!("backend-{i}"))))
+            .map(|i| {
+                let dir = dir.join(format!("backend-{i}"));
+                Backend::spawn(Path::new(ORDER_SERVER), "127.0.0.1:0", &dir, &[])
+            })
             .collect();
         let addrs: Vec<_> = backends
             .iter()
@@ -264,47 +267,6 @@ impl Fleet {
         let dir = self.dir.clone();
         drop(self);
         let _ = fs::remove_dir_all(dir);
-    }
-}
-
-/// One `order-server --log-calls`, in its own directory.
-struct Backend {
-    guard: ChildGuard,
-    /// `127.0.0.1:PORT` it listens on (kept across a restart).
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Backend {
-    fn spawn(addr: &str, dir: &Path) -> Backend {
-        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        let mut cmd = Command::new(ORDER_SERVER);
-        cmd.args(["--addr", addr, "--log-calls"])
-            .current_dir(dir)
-            .env("XDG_DATA_HOME", dir)
-            .env("RUST_LOG", "info,h2grpc::call=debug");
-        let (guard, bound) = python::spawn_server("order-server", cmd);
-        Backend {
-            guard,
-            addr: bound,
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// OrderManagement calls this process has finished (its `--log-calls` lines).
-    fn served(&self) -> usize {
-        count_lines(&self.guard.stderr(), |l| {
-            l.contains("call finished") && l.contains("ecommerce.OrderManagement")
-        })
-    }
-
-    /// `kill -s SIG` the process.
-    fn signal(&self, sig: &str) {
-        let pid = self.guard.id().to_string();
-        let mut kill = Command::new("kill");
-        kill.args(["-s", sig, &pid]);
-        let out = python::run("kill", kill, None, Duration::from_secs(10));
-        assert!(out.status.success(), "{}", out.describe());
     }
 }
 
@@ -409,22 +371,4 @@ fn last_upstream(line: &str) -> Option<&str> {
     let (_, rest) = line.split_once("upstream=[")?;
     let (list, _) = rest.split_once(']')?;
     list.rsplit(", ").next()
-}
-
-fn count_lines(text: &str, keep: impl Fn(&str) -> bool) -> usize {
-    text.lines().filter(|l| keep(l)).count()
-}
-
-/// Polls `check` every 20 ms until it gives a value, for at most `timeout`.
-fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
 }

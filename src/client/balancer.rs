@@ -99,6 +99,26 @@ pub(crate) fn target_of(addr: SocketAddr, tls: bool) -> Result<Target, Status> {
     })
 }
 
+/// Which READY subchannel a pick takes: the `start`-th of the READY ones, counting
+/// round the list. round_robin passes its counter, so the READY subchannels take
+/// turns evenly however many others are down (doc/load-balancing.md: round_robin
+/// "distributes load across" the READY ones); pick_first passes 0, the first READY.
+/// (Starting at `start` and taking the next READY one would give the subchannel
+/// after a dead one that one's turns too: 2/3 of the calls to one of two survivors.)
+fn turn(ready: &[bool], start: usize) -> Option<usize> {
+    let up = ready.iter().filter(|&&r| r).count();
+    if up == 0 {
+        return None;
+    }
+    let k = start % up;
+    ready
+        .iter()
+        .enumerate()
+        .filter(|&(_, &r)| r)
+        .nth(k)
+        .map(|(i, _)| i)
+}
+
 /// When the name was last resolved, and whether a resolution is running.
 #[derive(Debug, Default)]
 struct Resolution {
@@ -260,13 +280,15 @@ impl Balancer {
                 LbPolicy::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed),
             };
             let order = (0..n).map(|i| &list[(start + i) % n.max(1)]);
-            for sub in order.clone() {
-                if let Some(send) = sub.live() {
-                    if self.policy == LbPolicy::RoundRobin {
-                        self.warm(&list, now);
-                    }
-                    return Ok((sub.clone(), send));
+            let mut live: Vec<Option<SendRequest<Bytes>>> = list.iter().map(|s| s.live()).collect();
+            let ready: Vec<bool> = live.iter().map(Option::is_some).collect();
+            if let Some(i) = turn(&ready, start)
+                && let Some(send) = live[i].take()
+            {
+                if self.policy == LbPolicy::RoundRobin {
+                    self.warm(&list, now);
                 }
+                return Ok((list[i].clone(), send));
             }
             let mut last_error = lock(&self.resolution).error.clone();
             let eligible: Vec<&Arc<Subchannel>> =
@@ -314,5 +336,34 @@ impl Balancer {
             }
             tokio::time::sleep_until(wake).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::turn;
+
+    /// Which subchannel each of `picks` consecutive picks takes.
+    fn picks(ready: &[bool], picks: usize) -> Vec<Option<usize>> {
+        (0..picks).map(|start| turn(ready, start)).collect()
+    }
+
+    #[test]
+    fn round_robin_takes_turns_among_ready_subchannels_only() {
+        // All READY: each in turn.
+        assert_eq!(picks(&[true, true, true], 6), [0, 1, 2, 0, 1, 2].map(Some));
+        // The first down: the other two alternate (not 1, 1, 2 as "next READY after
+        // start" would give).
+        assert_eq!(picks(&[false, true, true], 6), [1, 2, 1, 2, 1, 2].map(Some));
+        assert_eq!(picks(&[true, false, true], 4), [0, 2, 0, 2].map(Some));
+        assert_eq!(picks(&[false, false, true], 3), [2, 2, 2].map(Some));
+        assert_eq!(picks(&[false, false], 2), [None, None]);
+        assert_eq!(picks(&[], 1), [None]);
+    }
+
+    #[test]
+    fn pick_first_takes_the_first_ready() {
+        assert_eq!(turn(&[false, true, true], 0), Some(1));
+        assert_eq!(turn(&[true, true], 0), Some(0));
     }
 }

@@ -4,6 +4,7 @@
 //!   and the child-process plumbing the foreign-peer tests use: spawn, wait for the
 //!   "listening on" line, run with a deadline, kill on drop.
 //! - [`node`]: the Node grpc-js peer (an `npm ci` under `target/tmp`, installed on first use).
+//! - [`fleet`]: a fleet of order-server processes (spawn, count served calls, signal).
 //! - [`go`]: grpc-go 1.33's interop server and client, built from Debian packages under
 //!   `target/tmp` on first use (apt, `apt-get source`, an offline GOPATH `go build`).
 //! - [`nginx`]: Debian's nginx as a gRPC proxy (`grpc_pass`) in front of a fleet of
@@ -20,6 +21,7 @@
 // Each test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub mod fleet;
 pub mod go;
 pub mod interop;
 pub mod nginx;
