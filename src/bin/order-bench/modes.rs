@@ -22,10 +22,11 @@
 //! contents are deterministic, so a second run against the same server finds
 //! them already there (`ALREADY_EXISTS`) and reuses them.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use futures::channel::mpsc;
-use h2grpc::client::Channel;
+use h2grpc::client::{Channel, ChannelBuilder};
 use h2grpc::{Code, Status, Streaming};
 use prost::Message;
 
@@ -47,13 +48,37 @@ pub(crate) fn order_102() -> Order {
     }
 }
 
-/// Opens `n` channels (one TCP connection each) to `uri`.
-pub(crate) async fn connect(uri: &str, n: usize) -> Result<Vec<OrderManagementClient>, Status> {
+/// Opens `n` channels (one TCP connection each) to `uri`; with `ca`, over
+/// TLS trusting the CAs in that PEM file.
+pub(crate) async fn connect(
+    uri: &str,
+    ca: Option<&Path>,
+    n: usize,
+) -> Result<Vec<OrderManagementClient>, Status> {
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
-        clients.push(OrderManagementClient::new(Channel::connect(uri).await?));
+        let mut builder = Channel::builder(uri);
+        if let Some(ca) = ca {
+            builder = with_ca(builder, ca)?;
+        }
+        clients.push(OrderManagementClient::new(builder.connect().await?));
     }
     Ok(clients)
+}
+
+#[cfg(feature = "tls")]
+fn with_ca(builder: ChannelBuilder, ca: &Path) -> Result<ChannelBuilder, Status> {
+    let tls = h2grpc::transport::ClientTlsConfig::new()
+        .ca_file(ca)
+        .map_err(|e| Status::invalid_argument(format!("--ca: {e}")))?;
+    Ok(builder.tls_config(tls))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_ca(_builder: ChannelBuilder, _ca: &Path) -> Result<ChannelBuilder, Status> {
+    Err(Status::invalid_argument(
+        "--ca needs h2grpc's `tls` feature",
+    ))
 }
 
 fn failed(status: &Status) -> Outcome {
