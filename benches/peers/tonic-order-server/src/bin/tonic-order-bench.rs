@@ -612,7 +612,7 @@ fn drive_allocs(
     let runtime = current_thread().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let err = |s: tonic::Status| format!("{:?}: {}", s.code(), s.message());
-        let channel = channel(&format!("http://{addr}"))
+        let channel = channel(&format!("http://{addr}"), None)
             .await
             .map_err(|e| e.to_string())?;
         let mut client = OrderManagementClient::new(channel);
