@@ -474,10 +474,12 @@ allocs_step() {
 # (reply bytes checked); instructions per call = the dump's total / calls.
 # Set CALLGRIND=0 to skip (it needs valgrind: apt-get install valgrind).
 CALLGRIND_N=${CALLGRIND_N:-20000}
-callgrind_run() { # name binary
-  local name=$1 bin=$2
+callgrind_run() { # name binary [server args...]; a name ending in -tls: https (step 10)
+  local name=$1 bin=$2 scheme=http kind=callgrind
+  shift 2
+  [[ $name == *-tls ]] && scheme=https kind=callgrind-tls
   local out=$OUT/callgrind.$name
-  RUST_LOG=warn "${RUN_ENV[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --addr 127.0.0.1:0 \
+  RUST_LOG=warn "${RUN_ENV[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --addr 127.0.0.1:0 "$@" \
     > "$out.stdout" 2> "$out.stderr" &
   local vpid=$! addr="" i
   for i in $(seq 300); do
@@ -492,7 +494,7 @@ callgrind_run() { # name binary
     local h
     h=$(timeout "$STEP_TIMEOUT" h2load -n "$n" -c 4 -m 64 -d "$BODY" \
       -H 'content-type: application/grpc' -H 'te: trailers' \
-      "http://$addr/ecommerce.OrderManagement/getOrder" 2>&1) || { kill "$vpid"; die "h2load under callgrind ($name) failed"; }
+      "$scheme://$addr/ecommerce.OrderManagement/getOrder" 2>&1) || { kill "$vpid"; die "h2load under callgrind ($name) failed"; }
     # A here-string, not a pipe: under pipefail, grep -q closing early would fail the echo.
     grep -q "($((n * REPLY_BYTES))) data\$" <<< "$h" || { kill "$vpid"; die "callgrind $name: wrong reply bytes: $h"; }
   done
@@ -504,7 +506,8 @@ callgrind_run() { # name binary
   callgrind_annotate --inclusive=no --threshold=100 "$out.1" > "$out.annotate.txt" 2> /dev/null
   total=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.annotate.txt" | tr -d ,)
   [ -n "$total" ] || die "no callgrind total for $name (see $out.annotate.txt)"
-  printf '{"kind":"callgrind","server":"%s","calls":%s,"instructions":%s}\n' "$name" "$CALLGRIND_N" "$total" >> "$RESULTS"
+  printf '{"kind":"%s","server":"%s","calls":%s,"instructions":%s}\n' "$kind" "$name" "$CALLGRIND_N" "$total" >> "$RESULTS"
+  [ "$kind" = callgrind-tls ] && tls_split "$name" "$total"
   log "callgrind $name: $((total / CALLGRIND_N)) instructions per call"
 }
 # The clients the same way: each bench client runs under callgrind against the
@@ -542,6 +545,27 @@ callgrind_step() {
 }
 
 # ---------------------------------------------------------------- 10. TLS
+# Where a TLS server's instructions go (from its callgrind_annotate, self cost by
+# function): ring (AES-GCM for the records; the handshakes' X25519, ECDSA, SHA-256),
+# rustls + tokio-rustls (records, buffers, the ring glue), the rest (gRPC, h2,
+# tokio, malloc, memcpy: the same work as without TLS).
+tls_split() { # name total
+  python3 - "$OUT/callgrind.$1.annotate.txt" "$1" "$2" "$CALLGRIND_N" >> "$RESULTS" <<'PY'
+import json, re, sys
+path, name, total, calls = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+parts = {"ring": 0, "rustls": 0}
+for line in open(path, errors="replace"):
+    m = re.match(r"^\s*([0-9,]+)(?: \([^)]*\))?\s+(\S.*)$", line)
+    if not m or "PROGRAM TOTALS" in line:
+        continue
+    n, fn = int(m.group(1).replace(",", "")), m.group(2)
+    if re.search(r"(^|[\s<&(])ring::|ring_core_", fn):
+        parts["ring"] += n
+    elif "rustls::" in fn:
+        parts["rustls"] += n
+print(json.dumps({"kind": "callgrind-tls-split", "server": name, "calls": calls, "total": total, **parts}))
+PY
+}
 TLS_SERVERS=(ours-tls ours-ct-tls tonic-tls)
 TLS_MODES=(
   "server-stream-64B|--mode server-stream --connections 1 --concurrency 4 --order-bytes 64 --stream-count 1000"
@@ -568,6 +592,12 @@ tls_step() {
       done
     done
   done
+  # Instructions per TLS unary call, as step 8 does (glibc pass only).
+  if [ "$ALLOC" = glibc ] && [ "${CALLGRIND:-1}" = 1 ] && command -v callgrind_control > /dev/null; then
+    log "TLS: instruction counts under callgrind ($CALLGRIND_N calls per server)"
+    callgrind_run ours-tls "$OUR_SERVER" "${TLS_ARGS[@]}"
+    callgrind_run tonic-tls "$TONIC_SERVER" "${TLS_ARGS[@]}"
+  fi
 }
 
 # ---------------------------------------------------------------- the passes
@@ -786,7 +816,7 @@ if stream_cpu:
             cells.append(f"{meds[s]:.2f} ({med(share):.0f} %)" if per_msg else "n/a")
         print(f"| {l} | {a} | {NAMES[c]} | {' | '.join(cells)} | {ratio(meds['ours'], meds['tonic']):.2f} |")
     print()
-if len(ALLOCS) == 2:
+if len(ALLOCS) == 2 and any(bench_rows("glibc", f[1], c, "ours") for f in FIGS for c in CLIENTS):
     print("**jemalloc ÷ glibc, same contestant** (for information: the two passes ran minutes apart, so this "
           "mixes the allocator with the machine's drift; > 1 is better for rates, < 1 for latency):")
     print()
@@ -936,6 +966,21 @@ if any(bench_rows(a, l, c, "ours-tls") for a in ALLOCS for _, l, _, _ in TLS_FIG
                 print(f"| {label}: server CPU µs/msg (% of a core) | {a} | {NAMES[c]} | {' | '.join(cells)} | "
                       f"{ratio(meds['ours-tls'], meds['tonic-tls']):.2f} | "
                       f"{ratio(meds['ours-ct-tls'], meds['tonic-tls']):.2f} |")
+    print()
+tcg = {r["server"]: r for r in rows if r["kind"] == "callgrind-tls-split"}
+if "ours-tls" in tcg and "tonic-tls" in tcg:
+    print("**TLS: server instructions per unary call** (callgrind, glibc, the same h2load command over https, after "
+          "2,000 warm-up calls, 4 new connections in the window; self cost by function: ring = the ring crate "
+          "(AES-GCM; the 4 handshakes' X25519, ECDSA, SHA-256), rustls = rustls + tokio-rustls):")
+    print()
+    print("| server | instructions/call | ÷ tonic | ring | rustls | the rest (gRPC, h2, tokio, malloc, memcpy) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for s in ("ours-tls", "tonic-tls"):
+        r = tcg[s]
+        per = lambda n: f"{n / r['calls']:,.0f}"
+        rest = r["total"] - r["ring"] - r["rustls"]
+        print(f"| {TLS[s]} | {per(r['total'])} | {r['total'] / tcg['tonic-tls']['total']:.2f} | {per(r['ring'])} | "
+              f"{per(r['rustls'])} | {per(rest)} |")
     print()
 if any(tls_h2.values()) or tls_res:
     print("**Issue 16 TLS targets** (this run; ours ÷ tonic of the medians, both on TLS, same allocator in every "
