@@ -4,7 +4,7 @@
 #
 #   bash benches/compare.sh            # build (release), run everything, print the tables
 #   ONLY=streaming bash benches/compare.sh   # just the streaming modes (~11 min on 2 cores)
-#   ONLY=tls bash benches/compare.sh         # just the TLS step, 10. below (~8 min on 2 cores)
+#   ONLY=tls bash benches/compare.sh         # just the TLS step, 10. below (~7 min on 2 cores)
 #
 # What it does:
 #   1. builds (release) order-server + order-bench here, and the peers under
@@ -13,7 +13,7 @@
 #   2. installs h2load (Debian nghttp2-client) and, for the jemalloc pass,
 #      Debian's libjemalloc2 if missing;
 #   then once per allocator in ALLOCATORS (a "pass"; every process of a pass, servers
-#   and load generators alike, on the same allocator), steps 3-8:
+#   and load generators alike, on the same allocator), steps 3-8 and 10:
 #   3. starts the servers on 127.0.0.1 with OS-picked ports: h2grpc's order-server
 #      and the bare-h2 ceiling each twice, on the caller's work-stealing runtime
 #      (the default) and with `--connection-threads $(nproc)` (connections on
@@ -43,12 +43,15 @@
 #      suite recorded, reply bytes checked), ROUNDS rounds, rotating order, server
 #      CPU per call; (b) server-streaming 64 B and 4 KiB with order-bench and
 #      tonic-order-bench (both `--ca`), every (server, client) pair as in 5.;
+#      (c) glibc pass, CALLGRIND=1: server instructions per TLS unary call as in 8.,
+#      split into ring, rustls + tokio-rustls, and the rest. Cheap enough (~7 min)
+#      to run in ONLY=all too, after step 6;
 #   9. prints medians and ratios (markdown), each row naming its allocator, and keeps
 #      raw results in $OUT. The 1/5/15-min load averages before and after each pass
 #      are recorded and printed: the machine may be shared.
 #
 # Allocator: ALLOCATORS="glibc jemalloc" (the default) runs the whole of steps 3-8
-# twice: first with the system allocator (glibc malloc) in every process, then with
+# (and 10) twice: first with the system allocator (glibc malloc) in every process, then with
 # jemalloc preloaded (LD_PRELOAD of Debian's libjemalloc.so.2, or JEMALLOC_SO) into
 # every process, servers, bench clients and h2load alike; every binary is checked
 # (/proc/PID/maps) to be on the pass's allocator. Ratios are only ever taken within
