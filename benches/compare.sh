@@ -200,7 +200,9 @@ if [ "$ONLY" != streaming ]; then
 fi
 TLS_ARGS=(--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key")
 
-GLIBC_VERSION=$(ldd --version 2> /dev/null | head -n1 | sed 's/.* //')
+# sed reads all of ldd's lines: `head -n1` here could close the pipe while ldd (a
+# shell script) still writes, and under pipefail its SIGPIPE (141) ended the run.
+GLIBC_VERSION=$(ldd --version 2> /dev/null | sed -n '1s/.* //p')
 JEMALLOC_VERSION=$(dpkg-query -W -f='${Version}' libjemalloc2 2> /dev/null || echo unknown)
 
 # ---------------------------------------------------------------- 3. servers
