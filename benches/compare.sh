@@ -4,6 +4,7 @@
 #
 #   bash benches/compare.sh            # build (release), run everything, print the tables
 #   ONLY=streaming bash benches/compare.sh   # just the streaming modes (~11 min on 2 cores)
+#   ONLY=tls bash benches/compare.sh         # just the TLS step, 10. below (~7 min on 2 cores)
 #
 # What it does:
 #   1. builds (release) order-server + order-bench here, and the peers under
@@ -12,7 +13,7 @@
 #   2. installs h2load (Debian nghttp2-client) and, for the jemalloc pass,
 #      Debian's libjemalloc2 if missing;
 #   then once per allocator in ALLOCATORS (a "pass"; every process of a pass, servers
-#   and load generators alike, on the same allocator), steps 3-8:
+#   and load generators alike, on the same allocator), steps 3-8 and 10:
 #   3. starts the servers on 127.0.0.1 with OS-picked ports: h2grpc's order-server
 #      and the bare-h2 ceiling each twice, on the caller's work-stealing runtime
 #      (the default) and with `--connection-threads $(nproc)` (connections on
@@ -33,12 +34,24 @@
 #   7. allocation counts per call (order-bench / tonic-order-bench --count-allocs; glibc pass only);
 #   8. server and client instructions per unary call under callgrind (if valgrind is
 #      installed; glibc pass only);
+#  10. TLS (issue 16; in ONLY=all and ONLY=tls): h2grpc's order-server (as shipped
+#      and with connection threads) and the tonic server (tonic's `tls-ring`
+#      feature: rustls 0.23 on the ring provider, as h2grpc) with `--tls-cert
+#      --tls-key`, one certificate made per run (a self-signed CA and an ECDSA P-256
+#      leaf for IP 127.0.0.1; openssl CLI, else python3's `cryptography`); then
+#      (a) the SAME h2load command as in 4. over https (ALPN h2 checked, the cipher
+#      suite recorded, reply bytes checked), ROUNDS rounds, rotating order, server
+#      CPU per call; (b) server-streaming 64 B and 4 KiB with order-bench and
+#      tonic-order-bench (both `--ca`), every (server, client) pair as in 5.;
+#      (c) glibc pass, CALLGRIND=1: server instructions per TLS unary call as in 8.,
+#      split into ring, rustls + tokio-rustls, and the rest. Cheap enough (~7 min)
+#      to run in ONLY=all too, after step 6;
 #   9. prints medians and ratios (markdown), each row naming its allocator, and keeps
 #      raw results in $OUT. The 1/5/15-min load averages before and after each pass
 #      are recorded and printed: the machine may be shared.
 #
 # Allocator: ALLOCATORS="glibc jemalloc" (the default) runs the whole of steps 3-8
-# twice: first with the system allocator (glibc malloc) in every process, then with
+# (and 10) twice: first with the system allocator (glibc malloc) in every process, then with
 # jemalloc preloaded (LD_PRELOAD of Debian's libjemalloc.so.2, or JEMALLOC_SO) into
 # every process, servers, bench clients and h2load alike; every binary is checked
 # (/proc/PID/maps) to be on the pass's allocator. Ratios are only ever taken within
@@ -50,7 +63,7 @@
 # Knobs (environment): ROUNDS (3), H2LOAD_N (200000), BENCH_SECS (3), WARMUP_SECS (1),
 # ALLOCATORS ("glibc jemalloc"; either alone works), ONLY (all | streaming: only the
 # four streaming modes of step 5, no h2load, unary, allocation or callgrind steps,
-# no bare-h2 servers), JEMALLOC_SO (path of libjemalloc.so.2), OUT (a fresh /tmp dir),
+# no bare-h2 servers | tls: only step 10, only the TLS servers), JEMALLOC_SO (path of libjemalloc.so.2), OUT (a fresh /tmp dir),
 # SKIP_BUILD=1, CALLGRIND=0 (skip step 8), CALLGRIND_N (20000).
 set -euo pipefail
 
@@ -76,7 +89,7 @@ STEP_TIMEOUT=120
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'compare.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
-case $ONLY in all | streaming) ;; *) die "ONLY must be all or streaming, not '$ONLY'" ;; esac
+case $ONLY in all | streaming | tls) ;; *) die "ONLY must be all, streaming or tls, not '$ONLY'" ;; esac
 for a in $ALLOCATORS; do
   case $a in glibc | jemalloc) ;; *) die "ALLOCATORS: unknown allocator '$a' (glibc, jemalloc)" ;; esac
 done
@@ -107,7 +120,7 @@ apt_install() { # package
     { timeout 300 apt-get update > /dev/null 2>&1 && timeout 300 apt-get install -y "$1" >> "$OUT/apt.log" 2>&1; } ||
     die "cannot install $1 (see $OUT/apt.log)"
 }
-if [ "$ONLY" = all ] && ! command -v h2load > /dev/null; then
+if [ "$ONLY" != streaming ] && ! command -v h2load > /dev/null; then
   log "installing h2load (nghttp2-client)"
   apt_install nghttp2-client
 fi
@@ -122,7 +135,74 @@ fi
 if [[ " $ALLOCATORS " == *" jemalloc "* ]]; then
   [ -r "$JEMALLOC_SO" ] || die "no libjemalloc.so.2 (set JEMALLOC_SO)"
 fi
-GLIBC_VERSION=$(ldd --version 2> /dev/null | head -n1 | sed 's/.* //')
+# ---------------------------------------------------------------- 10. certificates (TLS)
+# Once per run: a self-signed CA and a server leaf it signs, ECDSA P-256, for
+# IP 127.0.0.1 (the clients check the server's certificate against the
+# target's host, an IP address). Both servers serve the same leaf.
+CERTS=$OUT/certs
+make_certs_openssl() {
+  local ext=$CERTS/leaf.ext
+  printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
+    'extendedKeyUsage=serverAuth' 'subjectAltName=IP:127.0.0.1' > "$ext"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj '/CN=compare.sh test CA' -addext 'basicConstraints=critical,CA:TRUE' \
+    -addext 'keyUsage=critical,keyCertSign' -keyout "$CERTS/ca.key" -out "$CERTS/ca.pem" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=127.0.0.1' \
+      -keyout "$CERTS/server.key" -out "$CERTS/server.csr" &&
+    openssl x509 -req -in "$CERTS/server.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" \
+      -CAcreateserial -days 2 -extfile "$ext" -out "$CERTS/server.pem"
+}
+make_certs_python() { # the same two certificates with python3's `cryptography`
+  python3 - "$CERTS" <<'PY'
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+d = sys.argv[1]
+now = datetime.datetime.now(datetime.timezone.utc)
+def name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def cert(subject, key, issuer, issuer_key, ca):
+    b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if ca:
+        b = b.add_extension(x509.KeyUsage(False, False, False, False, False, True, False, False, False), critical=True)
+    else:
+        b = (b.add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+             .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                            critical=False))
+    return b.sign(issuer_key, hashes.SHA256())
+def write(path, data):
+    with open(f"{d}/{path}", "wb") as f:
+        f.write(data)
+ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+write("ca.pem", cert("compare.sh test CA", ca_key, "compare.sh test CA", ca_key, True).public_bytes(serialization.Encoding.PEM))
+write("server.pem", cert("127.0.0.1", leaf_key, "compare.sh test CA", ca_key, False).public_bytes(serialization.Encoding.PEM))
+write("server.key", leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+PY
+}
+if [ "$ONLY" != streaming ]; then
+  mkdir -p "$CERTS"
+  if command -v openssl > /dev/null; then
+    log "certificates (openssl): CA + server leaf for 127.0.0.1 in $CERTS"
+    make_certs_openssl > "$CERTS/openssl.log" 2>&1 || die "openssl failed (see $CERTS/openssl.log)"
+  else
+    log "certificates (python3 cryptography): CA + server leaf for 127.0.0.1 in $CERTS"
+    make_certs_python || die "no openssl, and python3's cryptography could not make the certificates"
+  fi
+  for f in ca.pem server.pem server.key; do [ -s "$CERTS/$f" ] || die "no $CERTS/$f"; done
+fi
+TLS_ARGS=(--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key")
+
+# sed reads all of ldd's lines: `head -n1` here could close the pipe while ldd (a
+# shell script) still writes, and under pipefail its SIGPIPE (141) ended the run.
+GLIBC_VERSION=$(ldd --version 2> /dev/null | sed -n '1s/.* //p')
 JEMALLOC_VERSION=$(dpkg-query -W -f='${Version}' libjemalloc2 2> /dev/null || echo unknown)
 
 # ---------------------------------------------------------------- 3. servers
@@ -163,8 +243,9 @@ check_allocator() { # pid what: the process has jemalloc mapped iff this is the 
 # A bench client is short-lived: start a 1 s unary run against a server, check it,
 # let it end (each client against the other's server, so both get the same warm-up).
 check_client_allocator() { # name binary server
-  local bin=$2 cpid i
-  "${RUN_ENV[@]}" "$bin" --addr "${ADDR[$3]}" --mode unary --duration 1 --warmup 0 --json > /dev/null 2>&1 &
+  local bin=$2 cpid i tls=()
+  [[ $3 == *-tls ]] && tls=(--ca "$CERTS/ca.pem")
+  "${RUN_ENV[@]}" "$bin" --addr "${ADDR[$3]}" --mode unary --duration 1 --warmup 0 --json "${tls[@]}" > /dev/null 2>&1 &
   cpid=$!
   for i in $(seq 50); do
     [ "$(readlink "/proc/$cpid/exe" 2> /dev/null)" = "$bin" ] && break
@@ -178,8 +259,10 @@ check_client_allocator() { # name binary server
 
 start_server() { # name command...
   local name=$1; shift
-  local out=$OUT/$ALLOC.$name
-  RUST_LOG=warn "${RUN_ENV[@]}" "$@" --addr 127.0.0.1:0 > "$out.out" 2> "$out.err" &
+  local out=$OUT/$ALLOC.$name log=(env RUST_LOG=warn)
+  # The TLS servers (step 10) run with their default logging, as shipped.
+  [[ $name == *-tls ]] && log=(env -u RUST_LOG)
+  "${log[@]}" "${RUN_ENV[@]}" "$@" --addr 127.0.0.1:0 > "$out.out" 2> "$out.err" &
   PID[$name]=$!
   local i
   for i in $(seq 100); do
@@ -197,6 +280,12 @@ start_server() { # name command...
 # benchmark measures the runtime, not the log writer. The peers log nothing.
 THREADS=$(nproc)
 start_servers() {
+  if [ "$ONLY" != streaming ]; then
+    start_server ours-tls "$OUR_SERVER" "${TLS_ARGS[@]}"
+    start_server ours-ct-tls "$OUR_SERVER" --connection-threads "$THREADS" "${TLS_ARGS[@]}"
+    start_server tonic-tls "$TONIC_SERVER" "${TLS_ARGS[@]}"
+  fi
+  [ "$ONLY" = tls ] && return
   start_server ours "$OUR_SERVER"
   start_server ours-ct "$OUR_SERVER" --connection-threads "$THREADS"
   start_server tonic "$TONIC_SERVER"
@@ -227,14 +316,23 @@ printf '\x00\x00\x00\x00\x05\x0a\x03102' > "$BODY"
 
 h2load_run() { # server round n
   local name=$1 round=$2 n=$3 pid=${PID[$1]}
-  local before after out
+  local before after out scheme=http
+  # A TLS server (step 10): the same command over https; h2load offers ALPN h2.
+  [[ $name == *-tls ]] && scheme=https
   before=$(cpu_ticks "$pid")
   out=$(timeout "$STEP_TIMEOUT" "${RUN_ENV[@]}" h2load -n "$n" -c 4 -m 64 -d "$BODY" \
     -H 'content-type: application/grpc' -H 'te: trailers' \
-    "http://${ADDR[$name]}/ecommerce.OrderManagement/getOrder" 2>&1) ||
+    "$scheme://${ADDR[$name]}/ecommerce.OrderManagement/getOrder" 2>&1) ||
     die "h2load against $name exited non-zero: $out"
   after=$(cpu_ticks "$pid")
   echo "$out" > "$OUT/h2load-$ALLOC-$name-$round.txt"
+  local cipher=""
+  if [ "$scheme" = https ]; then
+    grep -q '^Application protocol: h2$' <<< "$out" ||
+      die "h2load against $name: no ALPN h2 over TLS (see $OUT/h2load-$ALLOC-$name-$round.txt)"
+    cipher=$(sed -n 's/^Cipher: //p' <<< "$out" | head -n1)
+    [ -n "$cipher" ] || die "h2load against $name: no TLS cipher in its output"
+  fi
   local rps succeeded data
   rps=$(echo "$out" | sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p')
   succeeded=$(echo "$out" | sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p')
@@ -246,8 +344,8 @@ h2load_run() { # server round n
   [ "$round" = warmup ] && return
   local cpu_us
   cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN {printf "%.3f", t * 1e6 / hz / n}')
-  printf '{"kind":"h2load","alloc":"%s","server":"%s","round":%s,"calls":%s,"calls_per_s":%s,"cpu_us_per_call":%s}\n' \
-    "$ALLOC" "$name" "$round" "$n" "$rps" "$cpu_us" >> "$RESULTS"
+  printf '{"kind":"h2load","alloc":"%s","server":"%s","round":%s,"calls":%s,"calls_per_s":%s,"cpu_us_per_call":%s,"cipher":"%s"}\n' \
+    "$ALLOC" "$name" "$round" "$n" "$rps" "$cpu_us" "$cipher" >> "$RESULTS"
   log "h2load $name ($ALLOC) round $round: $rps calls/s, $cpu_us µs CPU/call"
 }
 
@@ -279,11 +377,13 @@ bench_run() { # label client server round args...
   # two clients add the same ids); later runs of the pass skip the addOrder calls.
   local preloaded=()
   [ -n "${PRELOADED[$server|$label]:-}" ] && preloaded=(--preloaded)
+  local tls=()
+  [[ $server == *-tls ]] && tls=(--ca "$CERTS/ca.pem")
   local line rc=0 c0 c1 t0 t1 err=$OUT/bench-$ALLOC-$label-$client-$server-$round.err
   c0=$(cpu_ticks "$pid")
   t0=$(date +%s%N)
   line=$(timeout "$STEP_TIMEOUT" "${RUN_ENV[@]}" "$bin" --addr "${ADDR[$server]}" --target "$server" \
-    --duration "$BENCH_SECS" --warmup "$WARMUP_SECS" --json "${preloaded[@]}" "$@" 2> "$err") || rc=$?
+    --duration "$BENCH_SECS" --warmup "$WARMUP_SECS" --json "${tls[@]}" "${preloaded[@]}" "$@" 2> "$err") || rc=$?
   t1=$(date +%s%N)
   c1=$(cpu_ticks "$pid")
   # Exit 3: the run finished but some rounds failed (counted in the report, shown as n/a).
@@ -379,10 +479,12 @@ allocs_step() {
 # (reply bytes checked); instructions per call = the dump's total / calls.
 # Set CALLGRIND=0 to skip (it needs valgrind: apt-get install valgrind).
 CALLGRIND_N=${CALLGRIND_N:-20000}
-callgrind_run() { # name binary
-  local name=$1 bin=$2
+callgrind_run() { # name binary [server args...]; a name ending in -tls: https (step 10)
+  local name=$1 bin=$2 scheme=http kind=callgrind
+  shift 2
+  [[ $name == *-tls ]] && scheme=https kind=callgrind-tls
   local out=$OUT/callgrind.$name
-  RUST_LOG=warn "${RUN_ENV[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --addr 127.0.0.1:0 \
+  RUST_LOG=warn "${RUN_ENV[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --addr 127.0.0.1:0 "$@" \
     > "$out.stdout" 2> "$out.stderr" &
   local vpid=$! addr="" i
   for i in $(seq 300); do
@@ -397,7 +499,7 @@ callgrind_run() { # name binary
     local h
     h=$(timeout "$STEP_TIMEOUT" h2load -n "$n" -c 4 -m 64 -d "$BODY" \
       -H 'content-type: application/grpc' -H 'te: trailers' \
-      "http://$addr/ecommerce.OrderManagement/getOrder" 2>&1) || { kill "$vpid"; die "h2load under callgrind ($name) failed"; }
+      "$scheme://$addr/ecommerce.OrderManagement/getOrder" 2>&1) || { kill "$vpid"; die "h2load under callgrind ($name) failed"; }
     # A here-string, not a pipe: under pipefail, grep -q closing early would fail the echo.
     grep -q "($((n * REPLY_BYTES))) data\$" <<< "$h" || { kill "$vpid"; die "callgrind $name: wrong reply bytes: $h"; }
   done
@@ -409,7 +511,8 @@ callgrind_run() { # name binary
   callgrind_annotate --inclusive=no --threshold=100 "$out.1" > "$out.annotate.txt" 2> /dev/null
   total=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.annotate.txt" | tr -d ,)
   [ -n "$total" ] || die "no callgrind total for $name (see $out.annotate.txt)"
-  printf '{"kind":"callgrind","server":"%s","calls":%s,"instructions":%s}\n' "$name" "$CALLGRIND_N" "$total" >> "$RESULTS"
+  printf '{"kind":"%s","server":"%s","calls":%s,"instructions":%s}\n' "$kind" "$name" "$CALLGRIND_N" "$total" >> "$RESULTS"
+  [ "$kind" = callgrind-tls ] && tls_split "$name" "$total"
   log "callgrind $name: $((total / CALLGRIND_N)) instructions per call"
 }
 # The clients the same way: each bench client runs under callgrind against the
@@ -446,6 +549,62 @@ callgrind_step() {
   fi
 }
 
+# ---------------------------------------------------------------- 10. TLS
+# Where a TLS server's instructions go (from its callgrind_annotate, self cost by
+# function): ring (AES-GCM for the records; the handshakes' X25519, ECDSA, SHA-256),
+# rustls + tokio-rustls (records, buffers, the ring glue), the rest (gRPC, h2,
+# tokio, malloc, memcpy: the same work as without TLS).
+tls_split() { # name total
+  python3 - "$OUT/callgrind.$1.annotate.txt" "$1" "$2" "$CALLGRIND_N" >> "$RESULTS" <<'PY'
+import json, re, sys
+path, name, total, calls = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+parts = {"ring": 0, "rustls": 0}
+for line in open(path, errors="replace"):
+    m = re.match(r"^\s*([0-9,]+)(?: \([^)]*\))?\s+(\S.*)$", line)
+    if not m or "PROGRAM TOTALS" in line:
+        continue
+    n, fn = int(m.group(1).replace(",", "")), m.group(2)
+    if re.search(r"(^|[\s<&(])ring::|ring_core_", fn):
+        parts["ring"] += n
+    elif "rustls::" in fn:
+        parts["rustls"] += n
+print(json.dumps({"kind": "callgrind-tls-split", "server": name, "calls": calls, "total": total, **parts}))
+PY
+}
+TLS_SERVERS=(ours-tls ours-ct-tls tonic-tls)
+TLS_MODES=(
+  "server-stream-64B|--mode server-stream --connections 1 --concurrency 4 --order-bytes 64 --stream-count 1000"
+  "server-stream-4KiB|--mode server-stream --connections 1 --concurrency 4 --order-bytes 4096 --stream-count 1000"
+)
+TLS_PAIRS=(ours-tls:ours tonic-tls:tonic ours-ct-tls:ours ours-tls:tonic tonic-tls:ours ours-ct-tls:tonic)
+tls_step() {
+  local s r i m label args n pair
+  log "TLS: h2load warm-up (not counted)"
+  for s in "${TLS_SERVERS[@]}"; do h2load_run "$s" warmup 20000; done
+  for r in $(seq "$ROUNDS"); do
+    for i in "${!TLS_SERVERS[@]}"; do
+      h2load_run "${TLS_SERVERS[$(((i + r - 1) % ${#TLS_SERVERS[@]}))]}" "$r" "$H2LOAD_N"
+    done
+  done
+  n=${#TLS_PAIRS[@]}
+  for r in $(seq "$ROUNDS"); do
+    for m in "${TLS_MODES[@]}"; do
+      label=${m%%|*}; args=${m#*|}
+      for i in $(seq 0 $((n - 1))); do
+        pair=${TLS_PAIRS[$(((i + 2 * (r - 1)) % n))]}
+        # shellcheck disable=SC2086
+        bench_run "$label" "${pair#*:}" "${pair%%:*}" "$r" $args
+      done
+    done
+  done
+  # Instructions per TLS unary call, as step 8 does (glibc pass only).
+  if [ "$ALLOC" = glibc ] && [ "${CALLGRIND:-1}" = 1 ] && command -v callgrind_control > /dev/null; then
+    log "TLS: instruction counts under callgrind ($CALLGRIND_N calls per server)"
+    callgrind_run ours-tls "$OUR_SERVER" "${TLS_ARGS[@]}"
+    callgrind_run tonic-tls "$TONIC_SERVER" "${TLS_ARGS[@]}"
+  fi
+}
+
 # ---------------------------------------------------------------- the passes
 for alloc in $ALLOCATORS; do
   set_allocator "$alloc"
@@ -453,11 +612,17 @@ for alloc in $ALLOCATORS; do
   record_load before
   PRELOADED=() # fresh servers, empty stores
   start_servers
-  check_client_allocator ours "$OUR_BENCH" tonic
-  check_client_allocator tonic "$TONIC_BENCH" ours
+  if [ "$ONLY" = tls ]; then
+    check_client_allocator ours "$OUR_BENCH" tonic-tls
+    check_client_allocator tonic "$TONIC_BENCH" ours-tls
+  else
+    check_client_allocator ours "$OUR_BENCH" tonic
+    check_client_allocator tonic "$TONIC_BENCH" ours
+  fi
   [ "$ONLY" = all ] && h2load_step
-  bench_step
+  [ "$ONLY" != tls ] && bench_step
   [ "$ONLY" = all ] && client_step
+  [ "$ONLY" != streaming ] && tls_step
   for s in "${!PID[@]}"; do
     printf '{"kind":"rss","alloc":"%s","phase":"end","server":"%s","vm_hwm_kib":%s}\n' \
       "$ALLOC" "$s" "$(vm_hwm_kib "${PID[$s]}")" >> "$RESULTS"
@@ -656,7 +821,7 @@ if stream_cpu:
             cells.append(f"{meds[s]:.2f} ({med(share):.0f} %)" if per_msg else "n/a")
         print(f"| {l} | {a} | {NAMES[c]} | {' | '.join(cells)} | {ratio(meds['ours'], meds['tonic']):.2f} |")
     print()
-if len(ALLOCS) == 2:
+if len(ALLOCS) == 2 and any(bench_rows("glibc", f[1], c, "ours") for f in FIGS for c in CLIENTS):
     print("**jemalloc ÷ glibc, same contestant** (for information: the two passes ran minutes apart, so this "
           "mixes the allocator with the machine's drift; > 1 is better for rates, < 1 for latency):")
     print()
@@ -706,11 +871,12 @@ def verdict(value, op, bar):
         return "n/a"
     return "met" if (value >= bar if op == ">=" else value <= bar) else "MISSED"
 
-print("**Issue 15 streaming targets** (this run; ours ÷ tonic of the medians, same client against both "
-      "servers, same allocator in every process):")
-print()
-print("| figure | target | allocator | load generator | h2grpc as shipped | | h2grpc, connection threads | |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+if any(len(key) == 4 and key[2] in STREAM_LABELS for key in res):
+    print("**Issue 15 streaming targets** (this run; ours ÷ tonic of the medians, same client against both "
+          "servers, same allocator in every process):")
+    print()
+    print("| figure | target | allocator | load generator | h2grpc as shipped | | h2grpc, connection threads | |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for name, label, key, op, bar in (("server-streaming msgs/s (64 B)", "server-stream-64B", "messages_per_s", ">=", 1.5),
                                   ("client-streaming msgs/s (64 B)", "client-stream-64B", "messages_per_s", ">=", 1.5),
                                   ("bidi ping-pong p50 latency", "bidi-1x1", "p50", "<=", 0.8)):
@@ -720,7 +886,8 @@ for name, label, key, op, bar in (("server-streaming msgs/s (64 B)", "server-str
                 continue
             v, w = res[a, c, label, key], res[a, c, label, key, "ct"]
             print(f"| {name} | {op} {bar} | {a} | {CLIENTS[c]} | {v:.2f} | {verdict(v, op, bar)} | {w:.2f} | {verdict(w, op, bar)} |")
-print()
+if any(len(key) == 4 and key[2] in STREAM_LABELS for key in res):
+    print()
 if only == "all":
     print("**Issue 6 targets** (this run):")
     print()
@@ -747,6 +914,96 @@ if only == "all":
         target("client instructions per unary call, ours ÷ tonic (callgrind)", "glibc", cgc["ours"] / cgc["tonic"], "<=", 0.8)
     if "server_allocs_per_call" in res:
         target("allocations per unary call, server side, ours ÷ tonic", "glibc", res["server_allocs_per_call"], "<=", 0.5)
+    print()
+
+# ---- step 10: TLS (issue 16)
+TLS = {"ours-tls": "h2grpc", "ours-ct-tls": "h2grpc, connection threads", "tonic-tls": "tonic 0.14"}
+PLAIN = {"ours-tls": "ours", "ours-ct-tls": "ours-ct", "tonic-tls": "tonic"}
+tls_h2 = {(a, s): [r for r in rows if r["kind"] == "h2load" and r["alloc"] == a and r["server"] == s]
+          for a in ALLOCS for s in TLS}
+if any(tls_h2.values()):
+    ciphers = sorted({r.get("cipher", "") for v in tls_h2.values() for r in v})
+    trate = {key: [r["calls_per_s"] for r in v] for key, v in tls_h2.items()}
+    tcpu = {key: [r["cpu_us_per_call"] for r in v] for key, v in tls_h2.items()}
+    print("**TLS: unary `getOrder(\"102\")` under h2load over https** (the same command as above, `-n "
+          f"{h2load_n} -c 4 -m 64`, ALPN h2; both servers on rustls 0.23 with the ring provider, one ECDSA P-256 "
+          f"certificate; h2load negotiated {', '.join(ciphers)}; reply bytes checked = calls × 79):")
+    print()
+    head = "| server | allocator | calls/s | server CPU µs/call | calls/s ÷ tonic | CPU ÷ tonic |"
+    plain_too = any(h2.get((a, "tonic")) for a in ALLOCS)
+    print(head + (" calls/s TLS ÷ plaintext |" if plain_too else ""))
+    print("| --- " * (6 + plain_too) + "|")
+    for a in ALLOCS:
+        for s in TLS:
+            line = (f"| {TLS[s]} | {a} | {spread(trate[a, s], k)} | {spread(tcpu[a, s], f2)} | "
+                    f"{ratio(med(trate[a, s]), med(trate[a, 'tonic-tls'])):.2f} | "
+                    f"{ratio(med(tcpu[a, s]), med(tcpu[a, 'tonic-tls'])):.2f} |")
+            if plain_too:
+                line += f" {ratio(med(trate[a, s]), med(rate[a, PLAIN[s]])):.2f} |"
+            print(line)
+    print()
+TLS_FIGS = [("server-streaming 64 B, 1×4: msgs/s", "server-stream-64B", "messages_per_s", k),
+            ("server-streaming 4 KiB, 1×4: MB/s", "server-stream-4KiB", "mb_per_s", f1)]
+tls_res = {}
+if any(bench_rows(a, l, c, "ours-tls") for a in ALLOCS for _, l, _, _ in TLS_FIGS for c in CLIENTS):
+    print(f"**TLS: server-streaming** (order-bench / tonic-order-bench with `--ca`; {bench_secs} s windows after "
+          f"{warmup_secs} s warm-up; 1000 orders per call; server CPU per counted message as in the streaming CPU "
+          "table):")
+    print()
+    print("| figure | allocator | client | h2grpc server | h2grpc, connection threads | tonic server | h2grpc ÷ tonic | "
+          "connection threads ÷ tonic |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, label, key, fmt in TLS_FIGS:
+        for a in ALLOCS:
+            for c in CLIENTS:
+                x, ct, t = (bench(a, label, c, s, key) for s in TLS)
+                tls_res[a, c, label] = ratio(med(x), med(t))
+                tls_res[a, c, label, "ct"] = ratio(med(ct), med(t))
+                print(f"| {name} | {a} | {NAMES[c]} | {spread(x, fmt)} | {spread(ct, fmt)} | {spread(t, fmt)} | "
+                      f"{tls_res[a, c, label]:.2f} | {tls_res[a, c, label, 'ct']:.2f} |")
+        for a in ALLOCS:
+            for c in CLIENTS:
+                cells, meds = [], {}
+                for s in TLS:
+                    per_msg, share = server_cpu(a, label, c, s)
+                    meds[s] = med(per_msg)
+                    cells.append(f"{meds[s]:.2f} ({med(share):.0f} %)" if per_msg else "n/a")
+                print(f"| {label}: server CPU µs/msg (% of a core) | {a} | {NAMES[c]} | {' | '.join(cells)} | "
+                      f"{ratio(meds['ours-tls'], meds['tonic-tls']):.2f} | "
+                      f"{ratio(meds['ours-ct-tls'], meds['tonic-tls']):.2f} |")
+    print()
+tcg = {r["server"]: r for r in rows if r["kind"] == "callgrind-tls-split"}
+if "ours-tls" in tcg and "tonic-tls" in tcg:
+    print("**TLS: server instructions per unary call** (callgrind, glibc, the same h2load command over https, after "
+          "2,000 warm-up calls, 4 new connections in the window; self cost by function: ring = the ring crate "
+          "(AES-GCM; the 4 handshakes' X25519, ECDSA, SHA-256), rustls = rustls + tokio-rustls):")
+    print()
+    print("| server | instructions/call | ÷ tonic | ring | rustls | the rest (gRPC, h2, tokio, malloc, memcpy) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for s in ("ours-tls", "tonic-tls"):
+        r = tcg[s]
+        per = lambda n: f"{n / r['calls']:,.0f}"
+        rest = r["total"] - r["ring"] - r["rustls"]
+        print(f"| {TLS[s]} | {per(r['total'])} | {r['total'] / tcg['tonic-tls']['total']:.2f} | {per(r['ring'])} | "
+              f"{per(r['rustls'])} | {per(rest)} |")
+    print()
+if any(tls_h2.values()) or tls_res:
+    print("**Issue 16 TLS targets** (this run; ours ÷ tonic of the medians, both on TLS, same allocator in every "
+          "process):")
+    print()
+    print("| figure | target | allocator | load generator | h2grpc as shipped | | h2grpc, connection threads | |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for a in ALLOCS:
+        if any(tls_h2[a, s] for s in TLS):
+            v, w = (ratio(med(trate[a, s]), med(trate[a, "tonic-tls"])) for s in ("ours-tls", "ours-ct-tls"))
+            print(f"| TLS unary calls/s | >= 1.25 | {a} | h2load | {v:.2f} | {verdict(v, '>=', 1.25)} | {w:.2f} | "
+                  f"{verdict(w, '>=', 1.25)} |")
+        for name, label, key, _ in TLS_FIGS:
+            for c in CLIENTS:
+                if (a, c, label) in tls_res:
+                    v, w = tls_res[a, c, label], tls_res[a, c, label, "ct"]
+                    print(f"| TLS {name} | >= 1.25 | {a} | {CLIENTS[c]} | {v:.2f} | {verdict(v, '>=', 1.25)} | "
+                          f"{w:.2f} | {verdict(w, '>=', 1.25)} |")
     print()
 PY
 log "raw results: $RESULTS; report: $OUT/report.md"

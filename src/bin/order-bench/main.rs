@@ -5,6 +5,7 @@
 //! order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all]
 //!             [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS]
 //!             [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
+//!             [--ca FILE]
 //! order-bench --count-allocs [--calls N] [--order-bytes B] [--stream-count K] [--json]
 //! ```
 //!
@@ -17,6 +18,12 @@
 //! messages/s, MB/s (protobuf payload bytes), latency p50/p99/p999 and errors
 //! by gRPC code (`MISMATCH`: a reply that was not the expected one); exits 3
 //! if any round failed.
+//!
+//! `--ca FILE` (PEM) dials TLS with the library's `ClientTlsConfig` (rustls,
+//! ring, ALPN `h2`), trusting only the CAs in FILE and checking the server's
+//! certificate against the target's host (an IP address for `127.0.0.1`); a
+//! bare `HOST:PORT` then means `https://HOST:PORT`. tonic-order-bench takes
+//! the same flag.
 //!
 //! `--count-allocs` instead runs our server and client in this process and
 //! counts allocations per call on each side (`allocs.rs`). The global
@@ -54,6 +61,7 @@ const USAGE: &str =
     "usage: order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all]
                    [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS]
                    [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
+                   [--ca FILE]
        order-bench --count-allocs [--calls N] [--order-bytes B] [--stream-count K] [--json]";
 
 /// Most connections and workers per connection we open: bounds what a typo can do.
@@ -98,6 +106,8 @@ struct Args {
     json: bool,
     count_allocs: bool,
     calls: usize,
+    /// `--ca`: TLS, trusting this PEM bundle.
+    ca: Option<std::path::PathBuf>,
 }
 
 fn parse_args(argv: Vec<String>) -> Result<Args, String> {
@@ -117,6 +127,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
         json: false,
         count_allocs: false,
         calls: 20_000,
+        ca: None,
     };
     let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
@@ -146,6 +157,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
             "--stream-count" => args.stream_count = count(&flag, &value()?, MAX_STREAM_COUNT)?,
             "--calls" => args.calls = count(&flag, &value()?, MAX_ALLOC_CALLS)?,
             "--target" => args.target = Some(value()?),
+            "--ca" => args.ca = Some(value()?.into()),
             "--preloaded" => args.preloaded = true,
             "--json" => args.json = true,
             "--count-allocs" => args.count_allocs = true,
@@ -211,13 +223,14 @@ fn main() -> ExitCode {
 /// Runs each requested mode in turn; returns the number of failed rounds.
 async fn run(args: &Args) -> Result<u64, Status> {
     let addr = args.addr.as_deref().unwrap_or_default();
+    let scheme = if args.ca.is_some() { "https" } else { "http" };
     let uri = if addr.contains("://") {
         addr.to_string()
     } else {
-        format!("http://{addr}")
+        format!("{scheme}://{addr}")
     };
     let target = args.target.as_deref().unwrap_or(addr);
-    let clients = modes::connect(&uri, args.connections).await?;
+    let clients = modes::connect(&uri, args.ca.as_deref(), args.connections).await?;
     let mut failures = 0;
     for &mode in &args.modes {
         let report = match mode {
@@ -255,6 +268,7 @@ async fn run(args: &Args) -> Result<u64, Status> {
                 "order_bytes": args.order_bytes,
                 "stream_count": args.stream_count,
                 "client": "h2grpc",
+                "tls": args.ca.is_some(),
             });
             println!("{}", report.to_json(mode.name(), target, config));
         } else {

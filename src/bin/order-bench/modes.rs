@@ -22,10 +22,11 @@
 //! contents are deterministic, so a second run against the same server finds
 //! them already there (`ALREADY_EXISTS`) and reuses them.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use futures::channel::mpsc;
-use h2grpc::client::Channel;
+use h2grpc::client::{Channel, ChannelBuilder};
 use h2grpc::{Code, Status, Streaming};
 use prost::Message;
 
@@ -47,13 +48,37 @@ pub(crate) fn order_102() -> Order {
     }
 }
 
-/// Opens `n` channels (one TCP connection each) to `uri`.
-pub(crate) async fn connect(uri: &str, n: usize) -> Result<Vec<OrderManagementClient>, Status> {
+/// Opens `n` channels (one TCP connection each) to `uri`; with `ca`, over
+/// TLS trusting the CAs in that PEM file.
+pub(crate) async fn connect(
+    uri: &str,
+    ca: Option<&Path>,
+    n: usize,
+) -> Result<Vec<OrderManagementClient>, Status> {
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
-        clients.push(OrderManagementClient::new(Channel::connect(uri).await?));
+        let mut builder = Channel::builder(uri);
+        if let Some(ca) = ca {
+            builder = with_ca(builder, ca)?;
+        }
+        clients.push(OrderManagementClient::new(builder.connect().await?));
     }
     Ok(clients)
+}
+
+#[cfg(feature = "tls")]
+fn with_ca(builder: ChannelBuilder, ca: &Path) -> Result<ChannelBuilder, Status> {
+    let tls = h2grpc::transport::ClientTlsConfig::new()
+        .ca_file(ca)
+        .map_err(|e| Status::invalid_argument(format!("--ca: {e}")))?;
+    Ok(builder.tls_config(tls))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_ca(_builder: ChannelBuilder, _ca: &Path) -> Result<ChannelBuilder, Status> {
+    Err(Status::invalid_argument(
+        "--ca needs h2grpc's `tls` feature",
+    ))
 }
 
 fn failed(status: &Status) -> Outcome {
@@ -333,5 +358,79 @@ mod tests {
     fn order_102_encodes_to_the_h2load_reply_size() {
         // benches/compare.sh checks h2load's data bytes against 5 + this length.
         assert_eq!(order_102().encoded_len(), 74);
+    }
+
+    /// `--ca` (benches/compare.sh ONLY=tls): `connect` with a CA file speaks
+    /// TLS to an order server with a leaf for 127.0.0.1 that CA signed, and a
+    /// unary round gets the whole reply; without the CA the same server is
+    /// unreachable, so the round really went over TLS.
+    #[cfg(feature = "tls")]
+    #[tokio::test]
+    async fn connect_with_a_ca_file_runs_rounds_over_tls() {
+        use h2grpc::server::Server;
+        use h2grpc::transport::{ServerTlsConfig, TlsListener};
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        use std::time::Duration;
+
+        use crate::pb::ecommerce::order_management_server::OrderManagementServer;
+        use crate::service::OrderStore;
+
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = ca_params.self_signed(&ca_key).expect("CA").pem();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .expect("leaf params")
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf");
+        let ca_file =
+            std::env::temp_dir().join(format!("order-bench-ca-{}.pem", std::process::id()));
+        std::fs::write(&ca_file, &ca_pem).expect("write CA file");
+
+        let acceptor =
+            ServerTlsConfig::from_pem(leaf.pem().as_bytes(), leaf_key.serialize_pem().as_bytes())
+                .expect("server TLS config")
+                .build()
+                .expect("acceptor");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(
+            Server::builder()
+                .add_service(OrderManagementServer::new(OrderStore::with_samples()))
+                .serve_on(TlsListener::new(listener, acceptor), async {
+                    let _ = stopped.await;
+                }),
+        );
+
+        let addr = format!("https://127.0.0.1:{port}");
+        let clients =
+            tokio::time::timeout(Duration::from_secs(10), connect(&addr, Some(&ca_file), 2))
+                .await
+                .expect("connect in time")
+                .expect("TLS connect with --ca");
+        assert_eq!(clients.len(), 2);
+        for client in &clients {
+            let mut unary = Unary::new(client.clone());
+            match unary.round().await {
+                Outcome::Ok { messages, bytes } => assert_eq!((messages, bytes), (1, 74)),
+                other => panic!("unary round over TLS: {other:?}"),
+            }
+        }
+        // No CA given: the platform store does not trust this CA, so no connection.
+        let untrusted =
+            tokio::time::timeout(Duration::from_secs(10), connect(&addr, None, 1)).await;
+        assert!(
+            matches!(untrusted, Ok(Err(_))),
+            "a server signed by an unknown CA was trusted"
+        );
+        let _ = std::fs::remove_file(&ca_file);
+        drop(clients);
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
     }
 }

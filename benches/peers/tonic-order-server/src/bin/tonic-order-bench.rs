@@ -5,6 +5,7 @@
 //! tonic-order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all]
 //!                   [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS]
 //!                   [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
+//!                   [--ca FILE]
 //! tonic-order-bench --count-allocs [--calls N] [--order-bytes B] [--stream-count K] [--json]
 //! ```
 //!
@@ -20,6 +21,11 @@
 //! connection each) × M workers each, timed by the same driver (`stats.rs`,
 //! included from h2grpc's tree by path) and printed in the same format. `--count-allocs` is order-bench's harness with
 //! tonic on both sides (same method, same counting allocator: `count_alloc.rs`).
+//!
+//! `--ca FILE` (PEM) dials TLS (tonic's `ClientTlsConfig`, feature `tls-ring`:
+//! rustls on ring, ALPN `h2`) and trusts the CAs in FILE, checking the
+//! server's certificate against the target's host; a bare `HOST:PORT` then
+//! means `https://HOST:PORT`. order-bench takes the same flag.
 
 #[path = "../../../../../src/bin/order-bench/count_alloc.rs"]
 mod count_alloc;
@@ -39,7 +45,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Server};
 
 use count_alloc::Side;
 use stats::{Outcome, Plan, Report, Worker, code_name, drive, parse_seconds};
@@ -51,7 +57,7 @@ use tonic_order_server::service::OrderStore;
 #[global_allocator]
 static ALLOCATOR: count_alloc::Counting = count_alloc::Counting;
 
-const USAGE: &str = "usage: tonic-order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all] [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS] [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
+const USAGE: &str = "usage: tonic-order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all] [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS] [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json] [--ca FILE]
        tonic-order-bench --count-allocs [--calls N] [--order-bytes B] [--stream-count K] [--json]";
 
 /// Calls made before counting starts (as order-bench's harness).
@@ -95,6 +101,8 @@ struct Args {
     calls: usize,
     order_bytes: usize,
     stream_count: usize,
+    /// `--ca`: TLS, trusting this PEM bundle.
+    ca: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -114,6 +122,7 @@ fn parse_args() -> Result<Args, String> {
         calls: 20_000,
         order_bytes: 64,
         stream_count: 1000,
+        ca: None,
     };
     let mut it = std::env::args().skip(1);
     let num = |flag: &str, v: String, max: usize| match v.parse::<usize>() {
@@ -150,6 +159,7 @@ fn parse_args() -> Result<Args, String> {
             "--calls" => args.calls = num(&flag, value()?, 10_000_000)?,
             "--order-bytes" => args.order_bytes = num(&flag, value()?, 1024 * 1024)?,
             "--stream-count" => args.stream_count = num(&flag, value()?, 100_000)?,
+            "--ca" => args.ca = Some(value()?.into()),
             _ => return Err(USAGE.into()),
         }
     }
@@ -204,11 +214,13 @@ fn order_102() -> Order {
     }
 }
 
-async fn channel(uri: &str) -> Result<Channel, tonic::transport::Error> {
-    Endpoint::from_shared(uri.to_string())?
-        .tcp_nodelay(true)
-        .connect()
-        .await
+async fn channel(uri: &str, ca: Option<&[u8]>) -> Result<Channel, tonic::transport::Error> {
+    let mut endpoint = Endpoint::from_shared(uri.to_string())?.tcp_nodelay(true);
+    if let Some(ca) = ca {
+        endpoint = endpoint
+            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)))?;
+    }
+    endpoint.connect().await
 }
 
 struct Unary {
@@ -233,15 +245,24 @@ impl Worker for Unary {
 /// Runs each requested mode in turn; returns the number of failed rounds.
 async fn run(args: &Args) -> Result<u64, String> {
     let addr = args.addr.as_deref().unwrap_or_default();
+    let ca = match &args.ca {
+        Some(path) => {
+            Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let scheme = if ca.is_some() { "https" } else { "http" };
     let uri = if addr.contains("://") {
         addr.to_string()
     } else {
-        format!("http://{addr}")
+        format!("{scheme}://{addr}")
     };
     let target = args.target.as_deref().unwrap_or(addr);
     let mut clients = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
-        let channel = channel(&uri).await.map_err(|e| e.to_string())?;
+        let channel = channel(&uri, ca.as_deref())
+            .await
+            .map_err(|e| format!("cannot connect to {uri}: {e:?}"))?;
         clients.push(OrderManagementClient::new(channel));
     }
     let status = |s: tonic::Status| format!("{}: {}", code_name(s.code() as i32), s.message());
@@ -305,6 +326,7 @@ async fn run(args: &Args) -> Result<u64, String> {
                 "order_bytes": args.order_bytes,
                 "stream_count": args.stream_count,
                 "client": "tonic",
+                "tls": args.ca.is_some(),
             });
             println!("{}", report.to_json(mode.name(), target, config));
         } else {
@@ -590,7 +612,7 @@ fn drive_allocs(
     let runtime = current_thread().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let err = |s: tonic::Status| format!("{:?}: {}", s.code(), s.message());
-        let channel = channel(&format!("http://{addr}"))
+        let channel = channel(&format!("http://{addr}"), None)
             .await
             .map_err(|e| e.to_string())?;
         let mut client = OrderManagementClient::new(channel);
