@@ -17,7 +17,10 @@
 #   3. starts the servers on 127.0.0.1 with OS-picked ports: h2grpc's order-server
 #      and the bare-h2 ceiling each twice, on the caller's work-stealing runtime
 #      (the default) and with `--connection-threads $(nproc)` (connections on
-#      single-threaded runtimes of their own), and the tonic server;
+#      single-threaded runtimes of their own), and the tonic server; order-server
+#      with `--store memory` (its default store is SQLite on disk; reads are served
+#      from memory either way, and the tonic peer's store is in memory: the
+#      comparison is of the runtimes over the same handlers and the same store);
 #   4. unary getOrder("102") with the SAME h2load command against each server,
 #      ROUNDS rounds in rotating order; checks h2load's response data bytes equal
 #      calls x 79 (the framed reply; h2load counts gRPC errors as 2xx), and reads
@@ -281,13 +284,13 @@ start_server() { # name command...
 THREADS=$(nproc)
 start_servers() {
   if [ "$ONLY" != streaming ]; then
-    start_server ours-tls "$OUR_SERVER" "${TLS_ARGS[@]}"
-    start_server ours-ct-tls "$OUR_SERVER" --connection-threads "$THREADS" "${TLS_ARGS[@]}"
+    start_server ours-tls "$OUR_SERVER" --store memory "${TLS_ARGS[@]}"
+    start_server ours-ct-tls "$OUR_SERVER" --store memory --connection-threads "$THREADS" "${TLS_ARGS[@]}"
     start_server tonic-tls "$TONIC_SERVER" "${TLS_ARGS[@]}"
   fi
   [ "$ONLY" = tls ] && return
-  start_server ours "$OUR_SERVER"
-  start_server ours-ct "$OUR_SERVER" --connection-threads "$THREADS"
+  start_server ours "$OUR_SERVER" --store memory
+  start_server ours-ct "$OUR_SERVER" --store memory --connection-threads "$THREADS"
   start_server tonic "$TONIC_SERVER"
   if [ "$ONLY" = all ]; then
     start_server ceiling "$CEILING"
@@ -538,7 +541,7 @@ callgrind_step() {
   [ "${CALLGRIND:-1}" = 1 ] || return 0
   if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; then
     log "instruction counts under callgrind ($CALLGRIND_N calls per server)"
-    callgrind_run ours "$OUR_SERVER"
+    callgrind_run ours "$OUR_SERVER" --store memory
     callgrind_run tonic "$TONIC_SERVER"
     callgrind_run ceiling "$CEILING"
     log "client instruction counts under callgrind (${CLIENT_CALLGRIND_SECS} s each, against bare h2)"
@@ -600,7 +603,7 @@ tls_step() {
   # Instructions per TLS unary call, as step 8 does (glibc pass only).
   if [ "$ALLOC" = glibc ] && [ "${CALLGRIND:-1}" = 1 ] && command -v callgrind_control > /dev/null; then
     log "TLS: instruction counts under callgrind ($CALLGRIND_N calls per server)"
-    callgrind_run ours-tls "$OUR_SERVER" "${TLS_ARGS[@]}"
+    callgrind_run ours-tls "$OUR_SERVER" --store memory "${TLS_ARGS[@]}"
     callgrind_run tonic-tls "$TONIC_SERVER" "${TLS_ARGS[@]}"
   fi
 }

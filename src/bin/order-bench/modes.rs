@@ -373,7 +373,8 @@ mod tests {
         use std::time::Duration;
 
         use crate::pb::ecommerce::order_management_server::OrderManagementServer;
-        use crate::service::OrderStore;
+        use crate::service::OrderService;
+        use crate::store::MemoryStore;
 
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
@@ -401,7 +402,9 @@ mod tests {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(
             Server::builder()
-                .add_service(OrderManagementServer::new(OrderStore::with_samples()))
+                .add_service(OrderManagementServer::new(OrderService::new(
+                    MemoryStore::new(true),
+                )))
                 .serve_on(TlsListener::new(listener, acceptor), async {
                     let _ = stopped.await;
                 }),
