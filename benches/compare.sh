@@ -5,6 +5,7 @@
 #   bash benches/compare.sh            # build (release), run everything, print the tables
 #   ONLY=streaming bash benches/compare.sh   # just the streaming modes (~11 min on 2 cores)
 #   ONLY=tls bash benches/compare.sh         # just the TLS step, 10. below (~7 min on 2 cores)
+#   ONLY=store bash benches/compare.sh       # just the store step, 11. below (~2 min per allocator)
 #
 # What it does:
 #   1. builds (release) order-server + order-bench here, and the peers under
@@ -92,7 +93,7 @@ STEP_TIMEOUT=120
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'compare.sh: FAILED: %s\n' "$*" >&2; exit 1; }
 
-case $ONLY in all | streaming | tls) ;; *) die "ONLY must be all, streaming or tls, not '$ONLY'" ;; esac
+case $ONLY in all | streaming | tls | store) ;; *) die "ONLY must be all, streaming, tls or store, not '$ONLY'" ;; esac
 for a in $ALLOCATORS; do
   case $a in glibc | jemalloc) ;; *) die "ALLOCATORS: unknown allocator '$a' (glibc, jemalloc)" ;; esac
 done
@@ -102,18 +103,22 @@ done
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   log "building (release): h2grpc order-server, order-bench"
   (cd "$ROOT" && cargo build --release --bin order-server --bin order-bench)
-  log "building (release): tonic peer, h2 ceiling (first build takes minutes)"
-  CARGO_TARGET_DIR=$PEER_TARGET cargo build --release \
-    --manifest-path "$PEERS/tonic-order-server/Cargo.toml"
-  CARGO_TARGET_DIR=$PEER_TARGET cargo build --release \
-    --manifest-path "$PEERS/h2-ceiling/Cargo.toml"
+  if [ "$ONLY" != store ]; then # step 11 runs order-server alone
+    log "building (release): tonic peer, h2 ceiling (first build takes minutes)"
+    CARGO_TARGET_DIR=$PEER_TARGET cargo build --release \
+      --manifest-path "$PEERS/tonic-order-server/Cargo.toml"
+    CARGO_TARGET_DIR=$PEER_TARGET cargo build --release \
+      --manifest-path "$PEERS/h2-ceiling/Cargo.toml"
+  fi
 fi
 OUR_SERVER=$ROOT/target/release/order-server
 OUR_BENCH=$ROOT/target/release/order-bench
 TONIC_SERVER=$PEER_TARGET/release/tonic-order-server
 TONIC_BENCH=$PEER_TARGET/release/tonic-order-bench
 CEILING=$PEER_TARGET/release/h2-ceiling
-for b in "$OUR_SERVER" "$OUR_BENCH" "$TONIC_SERVER" "$TONIC_BENCH" "$CEILING"; do
+NEEDED=("$OUR_SERVER" "$OUR_BENCH")
+[ "$ONLY" != store ] && NEEDED+=("$TONIC_SERVER" "$TONIC_BENCH" "$CEILING")
+for b in "${NEEDED[@]}"; do
   [ -x "$b" ] || die "missing binary $b (run without SKIP_BUILD=1)"
 done
 
@@ -283,6 +288,12 @@ start_server() { # name command...
 # benchmark measures the runtime, not the log writer. The peers log nothing.
 THREADS=$(nproc)
 start_servers() {
+  if [ "$ONLY" = store ]; then
+    # Step 11: the same order-server on each store, as a user runs it.
+    start_server ours-mem "$OUR_SERVER" --store memory
+    start_server ours-sqlite "$OUR_SERVER" --store sqlite --data-dir "$OUT/data-$ALLOC"
+    return
+  fi
   if [ "$ONLY" != streaming ]; then
     start_server ours-tls "$OUR_SERVER" --store memory "${TLS_ARGS[@]}"
     start_server ours-ct-tls "$OUR_SERVER" --store memory --connection-threads "$THREADS" "${TLS_ARGS[@]}"
@@ -439,6 +450,23 @@ bench_step() {
         # shellcheck disable=SC2086
         bench_run "$label" "${pair#*:}" "${pair%%:*}" "$r" $args
       done
+    done
+  done
+}
+
+# Step 11 (issue 18): getOrder and addOrder calls/s on order-server's default
+# store (SQLite: reads from memory, each write committed to disk before the
+# answer) beside --store memory, with order-bench (4 connections x 16 calls in
+# flight), ROUNDS rounds, the two servers alternating.
+store_step() {
+  local r label mode first second
+  for r in $(seq "$ROUNDS"); do
+    for label in store-get store-add; do
+      mode=unary; [ "$label" = store-add ] && mode=add
+      first=ours-mem second=ours-sqlite
+      [ $((r % 2)) = 0 ] && first=ours-sqlite second=ours-mem
+      bench_run "$label" ours "$first" "$r" --mode "$mode" --connections 4 --concurrency 16
+      bench_run "$label" ours "$second" "$r" --mode "$mode" --connections 4 --concurrency 16
     done
   done
 }
@@ -615,7 +643,10 @@ for alloc in $ALLOCATORS; do
   record_load before
   PRELOADED=() # fresh servers, empty stores
   start_servers
-  if [ "$ONLY" = tls ]; then
+  if [ "$ONLY" = store ]; then
+    check_client_allocator ours "$OUR_BENCH" ours-mem
+    store_step
+  elif [ "$ONLY" = tls ]; then
     check_client_allocator ours "$OUR_BENCH" tonic-tls
     check_client_allocator tonic "$TONIC_BENCH" ours-tls
   else
@@ -623,9 +654,9 @@ for alloc in $ALLOCATORS; do
     check_client_allocator tonic "$TONIC_BENCH" ours
   fi
   [ "$ONLY" = all ] && h2load_step
-  [ "$ONLY" != tls ] && bench_step
+  [ "$ONLY" != tls ] && [ "$ONLY" != store ] && bench_step
   [ "$ONLY" = all ] && client_step
-  [ "$ONLY" != streaming ] && tls_step
+  [ "$ONLY" != streaming ] && [ "$ONLY" != store ] && tls_step
   for s in "${!PID[@]}"; do
     printf '{"kind":"rss","alloc":"%s","phase":"end","server":"%s","vm_hwm_kib":%s}\n' \
       "$ALLOC" "$s" "$(vm_hwm_kib "${PID[$s]}")" >> "$RESULTS"
@@ -1007,6 +1038,19 @@ if any(tls_h2.values()) or tls_res:
                     v, w = tls_res[a, c, label], tls_res[a, c, label, "ct"]
                     print(f"| TLS {name} | >= 1.25 | {a} | {CLIENTS[c]} | {v:.2f} | {verdict(v, '>=', 1.25)} | "
                           f"{w:.2f} | {verdict(w, '>=', 1.25)} |")
+    print()
+if any(r["kind"] == "bench" and r["label"].startswith("store-") for r in rows):
+    print("**order-server's stores** (step 11; order-bench, 4 connections x 16 calls in flight; medians, min-max; "
+          "SQLite = the default store, each addOrder committed to disk before it answers):")
+    print()
+    print("| call | allocator | --store memory | SQLite (default) | SQLite ÷ memory |")
+    print("| --- | --- | --- | --- | --- |")
+    for a in ALLOCS:
+        for label, name in (("store-get", "getOrder calls/s"), ("store-add", "addOrder calls/s")):
+            m = bench(a, label, "ours", "ours-mem", "calls_per_s")
+            q = bench(a, label, "ours", "ours-sqlite", "calls_per_s")
+            if m and q:
+                print(f"| {name} | {a} | {spread(m, k)} | {spread(q, k)} | {ratio(med(q), med(m)):.2f} |")
     print()
 PY
 log "raw results: $RESULTS; report: $OUT/report.md"

@@ -2,7 +2,7 @@
 //! server, built on h2grpc's generated client.
 //!
 //! ```text
-//! order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all]
+//! order-bench --addr HOST:PORT [--mode unary|add|server-stream|client-stream|bidi|all]
 //!             [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS]
 //!             [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
 //!             [--ca FILE]
@@ -58,7 +58,7 @@ use crate::stats::{Plan, Report, Worker, drive, parse_seconds};
 static ALLOCATOR: count_alloc::Counting = count_alloc::Counting;
 
 const USAGE: &str =
-    "usage: order-bench --addr HOST:PORT [--mode unary|server-stream|client-stream|bidi|all]
+    "usage: order-bench --addr HOST:PORT [--mode unary|add|server-stream|client-stream|bidi|all]
                    [--connections N] [--concurrency M] [--duration SECS] [--warmup SECS]
                    [--order-bytes B] [--stream-count K] [--preloaded] [--target NAME] [--json]
                    [--ca FILE]
@@ -75,6 +75,8 @@ const MAX_ALLOC_CALLS: usize = 10_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Unary,
+    /// `addOrder` of a new order each call: the store's write path.
+    Add,
     ServerStream,
     ClientStream,
     Bidi,
@@ -84,6 +86,7 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Unary => "unary",
+            Mode::Add => "add",
             Mode::ServerStream => "server-stream",
             Mode::ClientStream => "client-stream",
             Mode::Bidi => "bidi",
@@ -137,6 +140,7 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
             "--mode" => {
                 args.modes = match value()?.as_str() {
                     "unary" => vec![Mode::Unary],
+                    "add" => vec![Mode::Add],
                     "server-stream" => vec![Mode::ServerStream],
                     "client-stream" => vec![Mode::ClientStream],
                     "bidi" => vec![Mode::Bidi],
@@ -235,6 +239,7 @@ async fn run(args: &Args) -> Result<u64, Status> {
     for &mode in &args.modes {
         let report = match mode {
             Mode::Unary => run_mode(args, &clients, modes::Unary::new).await,
+            Mode::Add => run_mode(args, &clients, modes::Add::new).await,
             Mode::ServerStream => {
                 let set = modes::preload(
                     &clients[0],

@@ -117,6 +117,45 @@ impl Worker for Unary {
     }
 }
 
+/// `addOrder` of a new order each round (ids unique per worker and run),
+/// checking the id the server answers with: the store's write path.
+pub(crate) struct Add {
+    client: OrderManagementClient,
+    order: Order,
+    /// This worker's id prefix, and its next sequence number.
+    prefix: String,
+    next: u64,
+}
+
+impl Add {
+    pub(crate) fn new(client: OrderManagementClient) -> Add {
+        static WORKERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let worker = WORKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let run = std::process::id();
+        Add {
+            client,
+            order: order_102(),
+            prefix: format!("add-{run}-{worker}-"),
+            next: 0,
+        }
+    }
+}
+
+impl Worker for Add {
+    async fn round(&mut self) -> Outcome {
+        self.next += 1;
+        self.order.id = format!("{}{}", self.prefix, self.next);
+        match self.client.add_order(self.order.clone()).await {
+            Ok(reply) if *reply.get_ref() == self.order.id => Outcome::Ok {
+                messages: 1,
+                bytes: self.order.id.len() as u64,
+            },
+            Ok(_) => Outcome::Failed("MISMATCH"),
+            Err(status) => failed(&status),
+        }
+    }
+}
+
 /// `searchOrders(token)`, expecting exactly the preloaded set.
 pub(crate) struct ServerStream {
     client: OrderManagementClient,
