@@ -41,9 +41,11 @@ use http::{Method, Uri};
 use tokio::time::Instant;
 
 use super::Channel;
-use super::handle::{ClientStreamingCall, RequestSink, StreamingCall};
+use super::handle::{ClientStreamingCall, Outlet, RequestSink, StreamingCall};
 use super::intercept::EndHook;
 use super::retry::{GOAWAY_RETRIES, PREVIOUS_ATTEMPTS_HEADER};
+use super::retry_stream::{self, CallSpec};
+use super::service_config::RetryPolicy;
 use crate::codec::Codec;
 use crate::request::{Request, Response};
 use crate::streaming::{AbortOnDrop, Failure, PumpGuard, Streaming, status_from_h2};
@@ -257,24 +259,40 @@ impl Channel {
             compression,
             hook,
             wait_for_ready,
+            retry,
         } = prepared;
         let deadline = deadline_of(timeout);
         let encoding = compression.encoding;
+        let config = &self.inner.config;
+        let (max_send, max_recv) = (config.max_send_message_bytes, config.max_recv_message_bytes);
+        if let Some(policy) = retry {
+            // A retry policy applies: a driver owns the attempts (retry_stream.rs).
+            let spec = CallSpec {
+                path: path.clone(),
+                metadata,
+                timeout,
+                deadline,
+                encoding,
+                wait_for_ready,
+                policy,
+            };
+            let (driver, head) = retry_stream::spawn(self, spec);
+            let send = Outlet::Retried(driver);
+            let sink = RequestSink::new(codec.clone(), send, max_send, compression, deadline);
+            let mut stream = Streaming::new_retried(codec, head, max_recv, deadline);
+            if let Some(hook) = hook {
+                stream.set_on_end(hook.into_on_end());
+            }
+            return Ok((sink, stream));
+        }
         let start = self.start(path, &metadata, timeout, encoding, 0, wait_for_ready);
         let (response, send) = match with_deadline(deadline, start).await {
             Ok(started) => (started.response, started.send),
             Err(status) => return EndHook::report_result(hook, Err(status)),
         };
-        let config = &self.inner.config;
-        let sink = RequestSink::new(
-            codec.clone(),
-            send,
-            config.max_send_message_bytes,
-            compression,
-            deadline,
-        );
-        let mut stream =
-            Streaming::new_response(codec, response, config.max_recv_message_bytes, deadline);
+        let send = Outlet::Stream(send);
+        let sink = RequestSink::new(codec.clone(), send, max_send, compression, deadline);
+        let mut stream = Streaming::new_response(codec, response, max_recv, deadline);
         if let Some(hook) = hook {
             stream.set_on_end(hook.into_on_end());
         }
@@ -362,6 +380,8 @@ impl Channel {
             compression: self.compression_for(compression),
             hook,
             wait_for_ready: policy.wait_for_ready,
+            // Cloned only when a policy applies: other calls allocate nothing.
+            retry: policy.retry.cloned(),
         })
     }
 
@@ -388,6 +408,8 @@ struct Prepared {
     hook: Option<EndHook>,
     /// Waits for a ready connection rather than failing fast.
     wait_for_ready: bool,
+    /// The method's gRFC A6 retry policy, if it has one.
+    retry: Option<RetryPolicy>,
 }
 
 /// A call whose request head is sent: the subchannel it went on, the
