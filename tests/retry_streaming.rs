@@ -2,7 +2,8 @@
 //! that fails on purpose: the request messages are replayed on each new
 //! attempt until the call commits (response headers, or more kept than the
 //! 256 KiB per-call buffer), and grpcio given the same service config
-//! (tests/python/retry_stream_client.py) makes the same attempts.
+//! (tests/python/retry_stream_client.py) makes the same attempts. A call a
+//! GOAWAY refused unseen is sent again at once, not counted as an attempt.
 //!
 //! The server is told how to fail by metadata (the messages come too late
 //! for that): `x-name` names the call (attempts are counted per name),
@@ -13,25 +14,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+mod retry_streaming_support;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use h2grpc::client::Channel;
 use h2grpc::codec::ProstCodec;
-use h2grpc::server::{ResponseSink, Server};
-use h2grpc::{Code, Request, Response, Status, Streaming};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-
-#[allow(missing_docs, unreachable_pub, dead_code, clippy::all)]
-mod pb {
-    include!(concat!(env!("OUT_DIR"), "/h2grpc.test.rs"));
-}
-
-use pb::echo_server::{Echo, EchoServer};
-use pb::{EchoRequest, EchoResponse};
+use h2grpc::{Code, Request, Status};
+use retry_streaming_support::pb::{EchoRequest, EchoResponse};
+use retry_streaming_support::{FlakyServer, refusing_proxy};
 
 /// Retry UNAVAILABLE, 4 attempts, quick backoff: given to both clients.
 const SERVICE_CONFIG: &str = r#"{
@@ -49,176 +41,6 @@ const SERVICE_CONFIG: &str = r#"{
 
 const CLIENT_STREAM: &str = "/h2grpc.test.Echo/ClientStream";
 const BIDI: &str = "/h2grpc.test.Echo/Bidi";
-
-/// One attempt as the server saw it.
-#[derive(Clone, Debug, Default)]
-struct Attempt {
-    /// Its `grpc-previous-rpc-attempts` header.
-    previous: Option<String>,
-    /// The messages it read, in order.
-    messages: Vec<String>,
-}
-
-#[derive(Clone, Default)]
-struct Flaky {
-    attempts: Arc<Mutex<HashMap<String, Vec<Attempt>>>>,
-}
-
-/// What the metadata asks of one attempt.
-struct Plan {
-    name: String,
-    /// This attempt's index (0 for the first).
-    index: usize,
-    fails: bool,
-    mode: String,
-}
-
-impl Flaky {
-    fn plan<T>(&self, request: &Request<T>) -> Plan {
-        let md = request.metadata();
-        let name = md.get("x-name").unwrap_or("unnamed").to_owned();
-        let failures: usize = md.get("x-fail").and_then(|f| f.parse().ok()).unwrap_or(0);
-        let previous = md.get("grpc-previous-rpc-attempts").map(str::to_owned);
-        let mut all = self.attempts.lock().unwrap();
-        let list = all.entry(name.clone()).or_default();
-        list.push(Attempt {
-            previous,
-            messages: Vec::new(),
-        });
-        let index = list.len() - 1;
-        Plan {
-            name,
-            index,
-            fails: index < failures,
-            mode: md.get("x-mode").unwrap_or("before-read").to_owned(),
-        }
-    }
-
-    fn record(&self, plan: &Plan, message: &EchoRequest) {
-        let mut all = self.attempts.lock().unwrap();
-        all.get_mut(&plan.name).unwrap()[plan.index]
-            .messages
-            .push(message.message.clone());
-    }
-
-    fn seen(&self, name: &str) -> Vec<Attempt> {
-        let all = self.attempts.lock().unwrap();
-        all.get(name).cloned().unwrap_or_default()
-    }
-}
-
-fn unavailable() -> Status {
-    Status::new(Code::Unavailable, "failing on purpose")
-}
-
-impl Echo for Flaky {
-    async fn unary(&self, _: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        Err(Status::unimplemented("not used here"))
-    }
-
-    async fn server_stream(
-        &self,
-        _: Request<EchoRequest>,
-        _: ResponseSink<EchoResponse>,
-    ) -> Result<(), Status> {
-        Err(Status::unimplemented("not used here"))
-    }
-
-    async fn client_stream(
-        &self,
-        request: Request<Streaming<EchoRequest>>,
-    ) -> Result<Response<EchoResponse>, Status> {
-        let plan = self.plan(&request);
-        if plan.fails && plan.mode == "before-read" {
-            return Err(unavailable());
-        }
-        let mut messages = request.into_inner();
-        let mut read = 0;
-        while let Some(message) = messages.message().await? {
-            self.record(&plan, &message);
-            read += 1;
-            if plan.fails && read == 2 {
-                return Err(unavailable());
-            }
-        }
-        Ok(Response::new(EchoResponse {
-            message: plan.name,
-            index: plan.index as u32,
-            padding: Vec::new(),
-        }))
-    }
-
-    async fn bidi(
-        &self,
-        request: Request<Streaming<EchoRequest>>,
-        mut sink: ResponseSink<EchoResponse>,
-    ) -> Result<(), Status> {
-        let plan = self.plan(&request);
-        if plan.fails && plan.mode == "before-read" {
-            return Err(unavailable());
-        }
-        let mut messages = request.into_inner();
-        while let Some(message) = messages.message().await? {
-            self.record(&plan, &message);
-            sink.send(&EchoResponse {
-                message: message.message,
-                index: plan.index as u32,
-                padding: Vec::new(),
-            })
-            .await?;
-            if plan.mode == "headers-then-fail" {
-                return Err(unavailable());
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The flaky server on 127.0.0.1:0; stops when dropped.
-struct FlakyServer {
-    addr: SocketAddr,
-    service: Flaky,
-    _stop: oneshot::Sender<()>,
-}
-
-impl FlakyServer {
-    async fn start() -> FlakyServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let service = Flaky::default();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let builder = Server::builder().add_service(EchoServer::new(service.clone()));
-        tokio::spawn(builder.serve_with_listener(listener, async {
-            let _ = stopped.await;
-        }));
-        FlakyServer {
-            addr,
-            service,
-            _stop: stop,
-        }
-    }
-
-    fn channel(&self, service_config: Option<&str>) -> Channel {
-        let uri = format!("http://{}", self.addr);
-        let builder = Channel::builder(&uri);
-        let builder = match service_config {
-            Some(json) => builder.service_config_json(json),
-            None => builder,
-        };
-        builder.connect_lazy().unwrap()
-    }
-
-    /// The `grpc-previous-rpc-attempts` header of each attempt of `name`.
-    fn previous(&self, name: &str) -> Vec<Option<String>> {
-        let seen = self.service.seen(name);
-        seen.into_iter().map(|a| a.previous).collect()
-    }
-
-    fn messages_of_last(&self, name: &str) -> Vec<String> {
-        let seen = self.service.seen(name);
-        seen.last().map(|a| a.messages.clone()).unwrap_or_default()
-    }
-}
 
 fn codec() -> ProstCodec<EchoRequest, EchoResponse> {
     ProstCodec::default()
@@ -386,6 +208,36 @@ async fn without_a_policy_nothing_is_retried() {
     let err = call.close_and_recv().await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     assert_eq!(server.previous("plain"), attempts_header(1));
+}
+
+#[tokio::test]
+async fn a_bidi_call_a_goaway_refused_unseen_goes_again_uncounted() {
+    let server = FlakyServer::start().await;
+    let (uri, connections) = refusing_proxy(server.addr).await;
+    let channel = Channel::builder(&uri)
+        .service_config_json(SERVICE_CONFIG)
+        .connect_lazy()
+        .unwrap();
+    let call = async {
+        let mut call = channel
+            .streaming_call(BIDI, head("bidi-refused", 0, "before-read"), codec())
+            .await?;
+        call.send(&msg("hello")).await?;
+        let reply = call.recv().await?;
+        call.close_send().await?;
+        let end = call.recv().await?;
+        Ok::<_, Status>((reply, end))
+    };
+    let (reply, end) = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("no hang")
+        .expect("the call goes to the second connection");
+    assert_eq!(reply.expect("a reply").message, "hello");
+    assert!(end.is_none());
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    // The refused attempt never reached the server, and is not counted.
+    assert_eq!(server.previous("bidi-refused"), attempts_header(1));
+    assert_eq!(server.messages_of_last("bidi-refused"), words(&["hello"]));
 }
 
 // ── grpcio with the same service config → the same server ─────────────────
