@@ -240,6 +240,36 @@ async fn a_bidi_call_a_goaway_refused_unseen_goes_again_uncounted() {
     assert_eq!(server.messages_of_last("bidi-refused"), words(&["hello"]));
 }
 
+#[tokio::test]
+async fn the_deadline_spans_all_attempts_of_a_streaming_call() {
+    let server = FlakyServer::start().await;
+    // Backoffs of random(0, 5 s): without the deadline 4 attempts could take 15 s.
+    let json = SERVICE_CONFIG.replace("0.01s", "5s").replace("0.05s", "5s");
+    let channel = server.channel(Some(&json));
+    let mut request = head("bidi-slow", 100, "before-read");
+    request.set_timeout(Duration::from_millis(250));
+    let started = std::time::Instant::now();
+    let mut call = channel
+        .streaming_call(BIDI, request, codec())
+        .await
+        .unwrap();
+    // A send only queues for the driver: it cannot see the failures.
+    call.send(&msg("a")).await.unwrap();
+    let err = call.recv().await.unwrap_err();
+    // The deadline ran out in a backoff wait, or (rarely: random backoffs
+    // all short) the last attempt's status came back before it.
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Unavailable),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!server.previous("bidi-slow").is_empty());
+}
+
 // ── grpcio with the same service config → the same server ─────────────────
 
 /// Cases as `name:failures:mode:message_bytes`, run by both clients; each

@@ -25,7 +25,10 @@
 //! connection had received GOAWAY goes on another connection (up to
 //! `GOAWAY_RETRIES` times); a unary or server-streaming call the GOAWAY
 //! refused unseen is sent again by the retry loop (`retry.rs`), as are calls a
-//! service config's retry policy retries. A server rotating connections
+//! service config's retry policy retries. A client-streaming or bidi call
+//! whose method has a retry policy is run by a driver task that replays its
+//! request messages on each new attempt (`retry_stream.rs`); without a policy
+//! it writes to its one stream directly and keeps nothing. A server rotating connections
 //! (grpc-go's `MaxConnectionAge`) otherwise fails a few calls per rotation.
 
 use std::future::Future;

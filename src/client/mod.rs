@@ -7,7 +7,8 @@
 //! ```text
 //!  Channel ─ one call ─▶ method config (service_config.rs: timeout, waitForReady, retryPolicy)
 //!     │                  retry loop   (retry.rs: gRFC A6 attempts, throttle, pushback;
-//!     │                                transparent retry of calls a GOAWAY refused unseen)
+//!     │                                transparent retry of calls a GOAWAY refused unseen;
+//!     │                                retry_stream.rs: streaming calls, replay buffer)
 //!     │                  the four patterns (call.rs, handle.rs)
 //!     ├─ Single(Subchannel)            one target: its connection, taken directly
 //!     └─ Balanced(Balancer)            a name (doc/naming.md) resolved to many subchannels,

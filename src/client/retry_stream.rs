@@ -30,6 +30,10 @@
 //! `grpc.per_rpc_retry_buffer_size`, 256 KiB, and grpc-java's channel-wide
 //! `retryBufferSize`, 16 MiB (its per-call `perRpcBufferLimit` is 1 MiB).
 //!
+//! The handle is returned before the first attempt starts, so a call that
+//! cannot connect reports it on its receive side. Dropping the receive half
+//! before the head came ends the driver (and h2 resets the live attempt).
+//!
 //! A message received commits the call too (A6), but none arrives before
 //! the response head, so the head suffices here. Throttling: each retryable
 //! failure takes a token as for unary calls; a streaming call's success
@@ -169,6 +173,18 @@ enum Outcome {
     Refused(h2::Error),
 }
 
+impl Outcome {
+    fn failed(status: Status) -> Outcome {
+        let code = status.code();
+        let failure = Err(status);
+        Outcome::Failed {
+            code,
+            pushback: None,
+            failure,
+        }
+    }
+}
+
 /// What a backoff wait ended with.
 enum Waited {
     Elapsed,
@@ -221,11 +237,7 @@ impl Driver {
                 spec.wait_for_ready,
             );
             let outcome = match start.await {
-                Err(status) => Outcome::Failed {
-                    code: status.code(),
-                    pushback: None,
-                    failure: Err(status),
-                },
+                Err(status) => Outcome::failed(status),
                 Ok(started) => match self.attempt(started.response, started.send).await {
                     Outcome::Refused(e) => {
                         started.sub.discard();
@@ -323,14 +335,7 @@ impl Driver {
     ) -> Outcome {
         let response = match head {
             Err(e) if refused_unprocessed(&e) => return Outcome::Refused(e),
-            Err(e) => {
-                let status = status_from_h2(&e);
-                return Outcome::Failed {
-                    code: status.code(),
-                    pushback: None,
-                    failure: Err(status),
-                };
-            }
+            Err(e) => return Outcome::failed(status_from_h2(&e)),
             Ok(response) => response,
         };
         if let Some((code, pushback)) = trailers_only_failure(&response) {
@@ -491,5 +496,22 @@ async fn expired(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_channel_buffer_refuses_what_would_pass_its_limit() {
+        let pool = RetryBuffers::default();
+        assert!(pool.reserve(CHANNEL_RETRY_BUFFER_BYTES - 10));
+        assert!(!pool.reserve(11), "one byte over");
+        assert!(pool.reserve(10), "exactly full");
+        assert!(!pool.reserve(1));
+        pool.release(CHANNEL_RETRY_BUFFER_BYTES - 10);
+        assert!(pool.reserve(1000), "released room is taken again");
+        assert!(!pool.reserve(usize::MAX), "no overflow");
     }
 }
