@@ -270,6 +270,36 @@ async fn the_deadline_spans_all_attempts_of_a_streaming_call() {
     assert!(!server.previous("bidi-slow").is_empty());
 }
 
+#[tokio::test]
+async fn throttling_counts_streaming_failures_and_successes() {
+    let server = FlakyServer::start().await;
+    let throttled = "\n  }],\n  \"retryThrottling\": { \"maxTokens\": 4, \"tokenRatio\": 0.5 }\n}";
+    let json = SERVICE_CONFIG.replace("\n  }]\n}", throttled);
+    assert_ne!(json, SERVICE_CONFIG);
+    let channel = server.channel(Some(&json));
+    let call = |name: &str, failures: u32| {
+        let channel = channel.clone();
+        let request =
+            head(name, failures, "before-read").map(|()| futures::stream::iter(["m"].map(msg)));
+        async move {
+            let reply = channel.client_streaming(CLIENT_STREAM, request, codec());
+            reply.await.map(drop)
+        }
+    };
+    // 4 tokens, retries while more than 2 are left: t1 fails twice (4 → 3,
+    // retried; 3 → 2, not), t2 once (2 → 1, not).
+    call("t1", 100).await.unwrap_err();
+    call("t2", 100).await.unwrap_err();
+    // Five successes give 2.5 back (3.5): the next failing call is retried
+    // once (3.5 → 2.5, retried; 2.5 → 1.5, not).
+    for name in ["ok0", "ok1", "ok2", "ok3", "ok4"] {
+        call(name, 0).await.unwrap();
+    }
+    call("t3", 100).await.unwrap_err();
+    let attempts = ["t1", "t2", "t3"].map(|name| server.previous(name).len());
+    assert_eq!(attempts, [2, 1, 2]);
+}
+
 // ── grpcio with the same service config → the same server ─────────────────
 
 /// Cases as `name:failures:mode:message_bytes`, run by both clients; each

@@ -283,8 +283,9 @@ impl Channel {
             let send = Outlet::Retried(driver);
             let sink = RequestSink::new(codec.clone(), send, max_send, compression, deadline);
             let mut stream = Streaming::new_retried(codec, head, max_recv, deadline);
-            if let Some(hook) = hook {
-                stream.set_on_end(hook.into_on_end());
+            let on_end = hook.map(EndHook::into_on_end);
+            if let Some(on_end) = retry_stream::counting_success(self, on_end) {
+                stream.set_on_end(on_end);
             }
             return Ok((sink, stream));
         }
