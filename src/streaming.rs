@@ -43,10 +43,13 @@ use crate::wire::status::{Code, Status};
 
 mod guard;
 mod h2_error;
+mod head_future;
 mod local;
 
 pub(crate) use guard::{AbortOnDrop, Failure, PumpGuard};
 pub(crate) use h2_error::status_from_h2;
+use head_future::HeadFuture;
+pub(crate) use head_future::RetriedHead;
 use local::Local;
 
 /// A stream of messages received on one call.
@@ -58,7 +61,7 @@ pub struct Streaming<T> {
     /// The DATA and trailers; `None` until the response head has arrived.
     body: Option<RecvStream>,
     /// Client only: the response head, while it is awaited.
-    head: Option<h2::client::ResponseFuture>,
+    head: Option<HeadFuture>,
     /// Client only: the response head's metadata, once it has arrived.
     head_metadata: Option<Metadata>,
     decoder: Decoder,
@@ -183,7 +186,32 @@ impl<T> Streaming<T> {
     where
         C: Codec<Decode = T>,
     {
-        Streaming::client(codec, Some(response), max_recv_bytes, deadline)
+        Streaming::client(
+            codec,
+            Some(HeadFuture::H2(response)),
+            max_recv_bytes,
+            deadline,
+        )
+    }
+
+    /// Client side, for a call that a retry policy may send again: the head
+    /// of the attempt the call committed to comes from the retry driver
+    /// (`client::retry_stream`), or the status it ended with.
+    pub(crate) fn new_retried<C>(
+        codec: C,
+        head: RetriedHead,
+        max_recv_bytes: usize,
+        deadline: Option<Instant>,
+    ) -> Streaming<T>
+    where
+        C: Codec<Decode = T>,
+    {
+        Streaming::client(
+            codec,
+            Some(HeadFuture::Retried(head)),
+            max_recv_bytes,
+            deadline,
+        )
     }
 
     /// Client side, from a response head already received (unary and server
@@ -206,7 +234,7 @@ impl<T> Streaming<T> {
     /// to `accept_head`).
     fn client<C>(
         codec: C,
-        head: Option<h2::client::ResponseFuture>,
+        head: Option<HeadFuture>,
         max_recv_bytes: usize,
         deadline: Option<Instant>,
     ) -> Streaming<T>
@@ -311,14 +339,14 @@ impl<T> Streaming<T> {
         let Some(response) = self.head.as_mut() else {
             return self.fail_head(Status::internal("no response head to wait for"));
         };
-        let response = ready!(std::pin::Pin::new(response).poll(cx));
+        let response = ready!(response.poll(cx));
         self.head = None;
         match response {
             Ok(response) => match self.accept_head(response) {
                 Ok(()) => Poll::Ready(Ok(())),
                 Err(status) => self.fail_head(status),
             },
-            Err(e) => self.fail_head(status_from_h2(&e)),
+            Err(status) => self.fail_head(status),
         }
     }
 

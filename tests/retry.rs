@@ -205,9 +205,9 @@ async fn server_pushback_sets_the_delay_or_stops_retries() {
 #[tokio::test]
 async fn the_deadline_spans_all_attempts() {
     let server = FlakyServer::start().await;
-    let json = SERVICE_CONFIG
-        .replace("0.01s", "0.4s")
-        .replace("0.05s", "0.4s");
+    // A6 backoff is random(0, current): with up to 5 s, three waits all
+    // fitting in the 250 ms deadline (4 attempts) is vanishingly unlikely.
+    let json = SERVICE_CONFIG.replace("0.01s", "5s").replace("0.05s", "5s");
     let client = client(&server, &json);
     let mut request = req("slow", 100, Code::Unavailable);
     request.set_timeout(Duration::from_millis(250));

@@ -328,6 +328,7 @@ impl ChannelBuilder {
                 endpoints,
                 methods: (!methods.is_empty()).then_some(methods),
                 throttle: service_config.throttling.map(Throttle::new),
+                retry_buffers: Default::default(),
             }),
         })
     }

@@ -25,7 +25,10 @@
 //! connection had received GOAWAY goes on another connection (up to
 //! `GOAWAY_RETRIES` times); a unary or server-streaming call the GOAWAY
 //! refused unseen is sent again by the retry loop (`retry.rs`), as are calls a
-//! service config's retry policy retries. A server rotating connections
+//! service config's retry policy retries. A client-streaming or bidi call
+//! whose method has a retry policy is run by a driver task that replays its
+//! request messages on each new attempt (`retry_stream.rs`); without a policy
+//! it writes to its one stream directly and keeps nothing. A server rotating connections
 //! (grpc-go's `MaxConnectionAge`) otherwise fails a few calls per rotation.
 
 use std::future::Future;
@@ -41,9 +44,11 @@ use http::{Method, Uri};
 use tokio::time::Instant;
 
 use super::Channel;
-use super::handle::{ClientStreamingCall, RequestSink, StreamingCall};
+use super::handle::{ClientStreamingCall, Outlet, RequestSink, StreamingCall};
 use super::intercept::EndHook;
 use super::retry::{GOAWAY_RETRIES, PREVIOUS_ATTEMPTS_HEADER};
+use super::retry_stream::{self, CallSpec};
+use super::service_config::RetryPolicy;
 use crate::codec::Codec;
 use crate::request::{Request, Response};
 use crate::streaming::{AbortOnDrop, Failure, PumpGuard, Streaming, status_from_h2};
@@ -257,24 +262,41 @@ impl Channel {
             compression,
             hook,
             wait_for_ready,
+            retry,
         } = prepared;
         let deadline = deadline_of(timeout);
         let encoding = compression.encoding;
+        let config = &self.inner.config;
+        let (max_send, max_recv) = (config.max_send_message_bytes, config.max_recv_message_bytes);
+        if let Some(policy) = retry {
+            // A retry policy applies: a driver owns the attempts (retry_stream.rs).
+            let spec = CallSpec {
+                path: path.clone(),
+                metadata,
+                timeout,
+                deadline,
+                encoding,
+                wait_for_ready,
+                policy,
+            };
+            let (driver, head) = retry_stream::spawn(self, spec);
+            let send = Outlet::Retried(driver);
+            let sink = RequestSink::new(codec.clone(), send, max_send, compression, deadline);
+            let mut stream = Streaming::new_retried(codec, head, max_recv, deadline);
+            let on_end = hook.map(EndHook::into_on_end);
+            if let Some(on_end) = retry_stream::counting_success(self, on_end) {
+                stream.set_on_end(on_end);
+            }
+            return Ok((sink, stream));
+        }
         let start = self.start(path, &metadata, timeout, encoding, 0, wait_for_ready);
         let (response, send) = match with_deadline(deadline, start).await {
             Ok(started) => (started.response, started.send),
             Err(status) => return EndHook::report_result(hook, Err(status)),
         };
-        let config = &self.inner.config;
-        let sink = RequestSink::new(
-            codec.clone(),
-            send,
-            config.max_send_message_bytes,
-            compression,
-            deadline,
-        );
-        let mut stream =
-            Streaming::new_response(codec, response, config.max_recv_message_bytes, deadline);
+        let send = Outlet::Stream(send);
+        let sink = RequestSink::new(codec.clone(), send, max_send, compression, deadline);
+        let mut stream = Streaming::new_response(codec, response, max_recv, deadline);
         if let Some(hook) = hook {
             stream.set_on_end(hook.into_on_end());
         }
@@ -362,6 +384,8 @@ impl Channel {
             compression: self.compression_for(compression),
             hook,
             wait_for_ready: policy.wait_for_ready,
+            // Cloned only when a policy applies: other calls allocate nothing.
+            retry: policy.retry.cloned(),
         })
     }
 
@@ -388,6 +412,8 @@ struct Prepared {
     hook: Option<EndHook>,
     /// Waits for a ready connection rather than failing fast.
     wait_for_ready: bool,
+    /// The method's gRFC A6 retry policy, if it has one.
+    retry: Option<RetryPolicy>,
 }
 
 /// A call whose request head is sent: the subchannel it went on, the

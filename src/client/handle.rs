@@ -54,6 +54,7 @@ use futures::Stream;
 use h2::SendStream;
 use tokio::time::Instant;
 
+use super::retry_stream::DriverSink;
 use crate::codec::{Codec, encode_message};
 use crate::flow::Batch;
 use crate::request::Response;
@@ -69,7 +70,7 @@ use crate::wire::status::Status;
 /// open: a truncated upload is never mistaken for a finished one. Dropping
 /// the whole call (both halves) cancels it.
 pub struct RequestSink<T> {
-    send: SendStream<Bytes>,
+    send: Outlet,
     batch: Batch,
     encode: EncodeFn<T>,
     max_send_bytes: usize,
@@ -77,6 +78,31 @@ pub struct RequestSink<T> {
     deadline: Option<Instant>,
     /// Half-closed (or failed): nothing more may be sent.
     closed: bool,
+}
+
+/// Where a sink's batches go.
+#[derive(Debug)]
+pub(crate) enum Outlet {
+    /// The call's one HTTP/2 stream: no retry policy, nothing kept.
+    Stream(SendStream<Bytes>),
+    /// The driver of a call a retry policy may send again (`retry_stream.rs`).
+    Retried(DriverSink),
+}
+
+impl Outlet {
+    async fn send(&mut self, data: Bytes, end_of_stream: bool) -> Result<(), h2::Error> {
+        match self {
+            Outlet::Stream(send) => crate::flow::send_data(send, data, end_of_stream).await,
+            Outlet::Retried(driver) => driver.send(data, end_of_stream).await,
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            Outlet::Stream(send) => send.send_reset(h2::Reason::CANCEL),
+            Outlet::Retried(driver) => driver.cancel(),
+        }
+    }
 }
 
 /// Encodes one message: `(message, batch, send limit, encoding)`.
@@ -93,7 +119,7 @@ fn encoder_for<C: Codec>(codec: C) -> EncodeFn<C::Encode> {
 impl<T> RequestSink<T> {
     pub(crate) fn new<C: Codec<Encode = T>>(
         codec: C,
-        send: SendStream<Bytes>,
+        send: Outlet,
         max_send_bytes: usize,
         compression: SendCompression,
         deadline: Option<Instant>,
@@ -174,7 +200,7 @@ impl<T> RequestSink<T> {
 
     /// Hands `data` to h2 once the window has room, by the deadline.
     async fn hand(&mut self, data: Bytes, end_of_stream: bool) -> Result<(), Status> {
-        let sent = crate::flow::send_data(&mut self.send, data, end_of_stream);
+        let sent = self.send.send(data, end_of_stream);
         let sent = match self.deadline {
             None => sent.await,
             Some(deadline) => match tokio::time::timeout_at(deadline, sent).await {
@@ -213,7 +239,7 @@ impl<T> RequestSink<T> {
     fn fail(&mut self) {
         self.closed = true;
         self.batch.take_all();
-        self.send.send_reset(h2::Reason::CANCEL);
+        self.send.reset();
     }
 
     /// Sends every message of `messages`, coalescing the ready ones, then

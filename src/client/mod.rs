@@ -7,7 +7,8 @@
 //! ```text
 //!  Channel ─ one call ─▶ method config (service_config.rs: timeout, waitForReady, retryPolicy)
 //!     │                  retry loop   (retry.rs: gRFC A6 attempts, throttle, pushback;
-//!     │                                transparent retry of calls a GOAWAY refused unseen)
+//!     │                                transparent retry of calls a GOAWAY refused unseen;
+//!     │                                retry_stream.rs: streaming calls, replay buffer)
 //!     │                  the four patterns (call.rs, handle.rs)
 //!     ├─ Single(Subchannel)            one target: its connection, taken directly
 //!     └─ Balanced(Balancer)            a name (doc/naming.md) resolved to many subchannels,
@@ -30,6 +31,7 @@ mod handle;
 mod in_memory;
 mod intercept;
 mod retry;
+mod retry_stream;
 mod service_config;
 mod subchannel;
 
@@ -39,6 +41,7 @@ pub use balancer::{DNS_REFRESH_INTERVAL, MIN_RERESOLVE_INTERVAL};
 pub use builder::ChannelBuilder;
 pub use handle::{ClientStreamingCall, RequestSink, StreamingCall};
 pub use retry::PUSHBACK_HEADER;
+pub use retry_stream::{CHANNEL_RETRY_BUFFER_BYTES, PER_RPC_RETRY_BUFFER_BYTES};
 pub use service_config::{
     LbPolicy, MAX_ATTEMPTS_CAP, MethodConfig, RetryPolicy, RetryThrottling, ServiceConfig,
 };
@@ -148,6 +151,8 @@ struct Inner {
     methods: Option<MethodTable>,
     /// gRFC A6 retry throttling, shared by every call of the channel.
     throttle: Option<Throttle>,
+    /// gRFC A6: the request bytes all retried streaming calls keep for replay.
+    retry_buffers: retry_stream::RetryBuffers,
 }
 
 /// A channel to one gRPC server or several; clone it freely.

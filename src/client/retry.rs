@@ -56,7 +56,7 @@ pub(super) const GOAWAY_RETRIES: usize = 3;
 /// the last stream the server will process: the server never saw the call.
 /// (h2 gives streams at or below the last id no GOAWAY error of their own for a
 /// NO_ERROR GOAWAY; a connection that then breaks ends them as broken pipes.)
-fn refused_unprocessed(e: &h2::Error) -> bool {
+pub(super) fn refused_unprocessed(e: &h2::Error) -> bool {
     e.is_go_away() && e.is_remote() && e.reason() == Some(h2::Reason::NO_ERROR)
 }
 
@@ -137,7 +137,9 @@ enum AttemptError {
 }
 
 /// A retryable failure seen in a Trailers-Only head: its code and pushback.
-fn trailers_only_failure(response: &http::Response<h2::RecvStream>) -> Option<(Code, Option<i64>)> {
+pub(super) fn trailers_only_failure(
+    response: &http::Response<h2::RecvStream>,
+) -> Option<(Code, Option<i64>)> {
     if !response.body().is_end_stream() {
         return None;
     }
@@ -193,6 +195,50 @@ impl Channel {
     pub(super) fn throttle_result<T>(&self, result: &Result<T, Status>) {
         if let (Some(throttle), Ok(_)) = (&self.inner.throttle, result) {
             throttle.on_success();
+        }
+    }
+
+    /// A6's decision once attempt number `attempts` failed with `code`: how
+    /// long to wait before the next one, or `None` to give up (the code is
+    /// not retryable, the throttle or the server's pushback says no, or no
+    /// attempts are left). `backoff_n` counts the backoffs since the last
+    /// pushback (A6: a pushback starts the backoff over).
+    pub(super) fn retry_wait(
+        &self,
+        retry: &RetryPolicy,
+        code: Code,
+        pushed_back: Option<i64>,
+        attempts: u32,
+        backoff_n: &mut u32,
+    ) -> Option<Duration> {
+        if !retry.retries(code) {
+            return None;
+        }
+        if let Some(throttle) = &self.inner.throttle {
+            throttle.on_failure();
+            if !throttle.allows_retry() {
+                return None;
+            }
+        }
+        if attempts >= retry.max_attempts {
+            return None;
+        }
+        match pushed_back {
+            Some(ms) if ms < 0 => None,
+            Some(ms) => {
+                *backoff_n = 0;
+                Some(Duration::from_millis(ms.unsigned_abs()))
+            }
+            None => {
+                *backoff_n += 1;
+                Some(retry_delay(
+                    retry.initial_backoff,
+                    retry.max_backoff,
+                    retry.backoff_multiplier,
+                    *backoff_n,
+                    unit_random(),
+                ))
+            }
         }
     }
 
@@ -253,34 +299,9 @@ impl Channel {
             let Some(retry) = policy.retry else {
                 return failure;
             };
-            if !retry.retries(code) {
+            let Some(delay) = self.retry_wait(retry, code, pushed_back, attempts, &mut backoff_n)
+            else {
                 return failure;
-            }
-            if let Some(throttle) = &self.inner.throttle {
-                throttle.on_failure();
-                if !throttle.allows_retry() {
-                    return failure;
-                }
-            }
-            if attempts >= retry.max_attempts {
-                return failure;
-            }
-            let delay = match pushed_back {
-                Some(ms) if ms < 0 => return failure,
-                Some(ms) => {
-                    backoff_n = 0;
-                    Duration::from_millis(ms.unsigned_abs())
-                }
-                None => {
-                    backoff_n += 1;
-                    retry_delay(
-                        retry.initial_backoff,
-                        retry.max_backoff,
-                        retry.backoff_multiplier,
-                        backoff_n,
-                        unit_random(),
-                    )
-                }
             };
             tracing::debug!(target: "h2grpc::client", path = path.as_str(), ?code, attempts, ?delay, "retrying");
             tokio::time::sleep(delay).await;
