@@ -116,13 +116,18 @@ impl<T: ClientInterceptor> DynClientInterceptor for T {
     }
 }
 
-/// A channel's client interceptors, in order.
+/// A channel's client interceptors, in order. Shared, not copied: every
+/// call that has interceptors keeps a clone until it ends (one reference
+/// count, no allocation per call).
 #[derive(Clone, Default)]
-pub(crate) struct ClientChain(Vec<Arc<dyn DynClientInterceptor>>);
+pub(crate) struct ClientChain(Arc<[Arc<dyn DynClientInterceptor>]>);
 
 impl ClientChain {
+    /// Appends `interceptor` (while the channel is built).
     pub(crate) fn push(&mut self, interceptor: impl ClientInterceptor) {
-        self.0.push(Arc::new(interceptor));
+        let mut list = self.0.to_vec();
+        list.push(Arc::new(interceptor));
+        self.0 = list.into();
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -130,14 +135,14 @@ impl ClientChain {
     }
 
     pub(crate) async fn intercept(&self, call: &mut ClientCallContext) -> Result<(), Status> {
-        for interceptor in &self.0 {
+        for interceptor in self.0.iter() {
             interceptor.intercept(call).await?;
         }
         Ok(())
     }
 
     pub(crate) fn on_end(&self, end: &ClientCallEnd<'_>) {
-        for interceptor in &self.0 {
+        for interceptor in self.0.iter() {
             interceptor.on_end(end);
         }
     }
